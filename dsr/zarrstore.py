@@ -1,0 +1,110 @@
+"""Reading and atomically writing Zarr stores through xarray.
+
+One policy for every store the project writes (see ``../shared/reference/ecosystem.md`` §1):
+Zarr format 3, unconsolidated metadata (consolidated v3 metadata is a zarr-python
+extension and goes stale when groups are added later), spec codecs from ``zarr.codecs``.
+Writes go to a temporary sibling that is renamed into place, so a crash never leaves a
+half-written store under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import xarray as xr
+import zarr
+from zarr.codecs import ZstdCodec
+
+from dsr.errors import DsrError
+
+_COMPRESSORS = (ZstdCodec(level=3),)
+
+
+def is_zarr_store(path: Path) -> bool:
+    """Whether ``path`` is the root of a Zarr store of format 3 or 2."""
+    return path.is_dir() and any(
+        (path / marker).exists() for marker in ("zarr.json", ".zgroup", ".zarray")
+    )
+
+
+def require_store(path: str | os.PathLike) -> Path:
+    """Return ``path`` as a Path if it is a Zarr store, else raise a one-line DsrError."""
+    path = Path(path)
+    if not path.exists():
+        raise DsrError(f"{path}: no such file or directory; check the path")
+    if not is_zarr_store(path):
+        hint = (
+            f"convert it with `dsr import {path} -o {path.stem}.zarr`"
+            if path.suffix.lower() in (".npy", ".csv")
+            else "pass a store written by `dsr simulate`, `dsr import` or xarray's to_zarr"
+        )
+        raise DsrError(f"{path} is not a Zarr store (no zarr.json or .zgroup); {hint}")
+    return path
+
+
+def open_store(path: str | os.PathLike, group: str | None = None) -> xr.Dataset:
+    """Open a Zarr store (format 3 or 2) or one of its groups lazily."""
+    path = require_store(path)
+    with warnings.catch_warnings():
+        # A v2 store without .zmetadata makes xarray warn about speed; harmless here.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            return xr.open_zarr(path, group=group, consolidated=False)
+        except (FileNotFoundError, KeyError) as err:
+            where = f"group '{group}' of {path}" if group else str(path)
+            raise DsrError(f"{where} cannot be read as a dataset ({err}); is it a dsr store?") from err
+        except ValueError as err:
+            if "conflicting sizes for dimension" in str(err):
+                # xarray refuses to open stores whose arrays disagree on a shared dim,
+                # e.g. inputs recorded over a different time span than the data.
+                raise DsrError(
+                    f"{path}: {err}; data and inputs must share the same time (and trial) axis"
+                ) from err
+            raise DsrError(f"{path} is not a readable Zarr store ({err}); rewrite it with xarray's to_zarr") from err
+        except (TypeError, zarr.errors.BaseZarrError) as err:
+            raise DsrError(f"{path} is not a readable Zarr store ({err}); rewrite it with xarray's to_zarr") from err
+
+
+def _encoding(ds: xr.Dataset) -> dict[str, dict]:
+    return {name: {"compressors": _COMPRESSORS} for name in ds.data_vars}
+
+
+@contextlib.contextmanager
+def atomic_directory(final: Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling of ``final``; on success rename it to ``final``.
+
+    On an exception the temporary directory is removed and ``final`` is untouched.
+    With ``overwrite`` an existing ``final`` is replaced only after the new content
+    is complete.
+    """
+    final = Path(final)
+    if final.exists() and not overwrite:
+        raise DsrError(f"{final} already exists; choose another output path or pass --overwrite")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        yield tmp
+        if final.exists():
+            trash = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+            os.replace(final, trash)
+            os.replace(tmp, final)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_dataset(ds: xr.Dataset, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write ``ds`` as a new Zarr v3 store at ``path`` atomically; return the path."""
+    path = Path(path)
+    with atomic_directory(path, overwrite=overwrite) as tmp:
+        ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False, encoding=_encoding(ds))
+    return path

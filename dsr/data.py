@@ -77,10 +77,10 @@ class TimeSeries:
 
 
 def _select_variable(ds: xr.Dataset, var: str | None, path: Path, exclude: str | None) -> str:
-    names = [name for name in ds.data_vars if name != exclude]
+    names = sorted(str(name) for name in ds.data_vars if name != exclude)
     if var is not None:
         if var not in ds.data_vars:
-            raise DsrError(f"{path} has no variable '{var}'; choose one of: {', '.join(map(str, ds.data_vars))}")
+            raise DsrError(f"{path} has no variable '{var}'; choose one of: {', '.join(sorted(map(str, ds.data_vars)))}")
         return var
     if not names:
         raise DsrError(f"{path} holds no data variables; write the series as a variable with dims (time, variable)")
@@ -172,7 +172,7 @@ def load(
     input_values, input_names = None, ()
     if inputs is not None:
         if inputs not in ds.data_vars:
-            raise DsrError(f"{path} has no inputs variable '{inputs}'; choose one of: {', '.join(map(str, ds.data_vars))}")
+            raise DsrError(f"{path} has no inputs variable '{inputs}'; choose one of: {', '.join(sorted(map(str, ds.data_vars)))}")
         u = ds[inputs]
         _check_dims(u, INPUT_DIMS, "inputs", path)
         _check_numeric(u, "inputs", path)

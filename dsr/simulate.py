@@ -38,9 +38,9 @@ def simulate(
     """Simulate ``system`` and return a data-store Dataset (see :mod:`dsr.data`).
 
     Flows are integrated with the fixed-step Numba RK4 of :mod:`dsr.systems` at step
-    ``dt`` and sampled every step; maps are iterated (``dt`` is 1). The first
-    ``transient`` steps are discarded. With ``trials > 1`` each trial starts from its
-    own initial condition drawn from ``seed``. Observation noise is Gaussian with
+    ``dt`` and sampled every step; maps are iterated (``dt`` is 1). Initial conditions
+    (one per trial) are drawn from ``seed`` near the system's reference initial
+    condition and spread by a short run; the first ``transient`` steps are discarded. Observation noise is Gaussian with
     standard deviation ``noise`` times each variable's standard deviation (over all
     trials and times); ``standardize`` then rescales each variable to zero mean and
     unit variance, recording the mean and scale in attrs.
@@ -69,7 +69,10 @@ def simulate(
             raise DsrError(f"--dt {dt} must be positive")
 
     rng = np.random.default_rng(seed)
-    x0 = sys_.x0 if trials == 1 else sys_.sample_initial_conditions(trials, rng)
+    # Every seed has its own initial condition(s), so e.g. a test trajectory simulated
+    # with another seed starts elsewhere on the attractor.
+    x0 = sys_.sample_initial_conditions(trials, rng)
+    x0 = x0[0] if trials == 1 else x0
     clean = sys_.trajectory(steps, dt=None if sys_.kind == "map" else dt_used, x0=x0, transient=transient)
     if not np.all(np.isfinite(clean)):
         raise DsrError(f"{system} diverged with these settings; reduce --dt or change the parameters")

@@ -187,6 +187,99 @@ def import_command(
     _print_json(result) if json_ else typer.echo(f"wrote {out}: dims {dict(ds.sizes)}, dt {dt}")
 
 
+@app.command("fit")
+def fit_command(
+    data: Annotated[Path, typer.Argument(help="Data store to train on.")],
+    out: Annotated[Path, typer.Option(help="Folder for run stores.")] = Path("runs"),
+    name: Annotated[Optional[str], typer.Option(help="Run name (default: data-model-timestamp).")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="TOML file with any of the options below (field names).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="alrnn | shplrnn | clipped-shplrnn | plrnn | dendplrnn")] = None,
+    latent: Annotated[Optional[int], typer.Option(help="Latent dimension M (default: number of variables).")] = None,
+    hidden: Annotated[Optional[int], typer.Option(help="Hidden width L (shPLRNN).")] = None,
+    relus: Annotated[Optional[int], typer.Option(help="ReLU units P (AL-RNN).")] = None,
+    forcing: Annotated[Optional[str], typer.Option(help="agtf | gtf | stf")] = None,
+    alpha: Annotated[Optional[float], typer.Option(help="GTF forcing strength in [0, 1].")] = None,
+    tau: Annotated[Optional[int], typer.Option(help="STF forcing interval (default: from the data).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs (of batches_per_epoch batches).")] = None,
+    sequence_length: Annotated[Optional[int], typer.Option(help="Training window length.")] = None,
+    ensemble: Annotated[Optional[int], typer.Option(help="Models trained together (seeds seed..seed+E-1).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the first ensemble member.")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda")] = None,
+    test: Annotated[Optional[Path], typer.Option(help="Held-out test store (default: last 20 % of the data).")] = None,
+    var: Annotated[Optional[str], typer.Option(help="Data variable (default: the only one).")] = None,
+    inputs: Annotated[Optional[str], typer.Option(help="External-inputs variable.")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue this run store from its last checkpoint.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
+    overwrite: OverwriteOption = False,
+    json_: JsonOption = False,
+) -> None:
+    """Train a PLRNN-family model with generalized teacher forcing; write a run store."""
+    from dsr.fitting import fit, resume as resume_fit
+    from dsr.progress import make_progress
+    from dsr.training.config import resolve_config
+
+    if resume is not None:
+        progress = make_progress(f"resume {resume.name}", 10, quiet)
+        path = _with_progress(progress, lambda: resume_fit(resume, progress=progress))
+    else:
+        cfg = resolve_config(
+            config, model=model, latent=latent, hidden=hidden, relus=relus, forcing=forcing, alpha=alpha, tau=tau,
+            epochs=epochs, sequence_length=sequence_length, ensemble=ensemble, seed=seed, device=device, var=var, inputs=inputs,
+        )
+        progress = make_progress(f"fit {data.name}", cfg.eval_every, quiet)
+        path = _with_progress(
+            progress, lambda: fit(data, cfg, test=test, out=out, name=name, progress=progress, overwrite=overwrite)
+        )
+    _report_run(path, json_)
+
+
+def _with_progress(progress, job):
+    """Run ``job``; close the progress display; Ctrl-C exits 130 after the run saved its checkpoint."""
+    try:
+        return job()
+    except KeyboardInterrupt:
+        typer.echo("interrupted: checkpoint saved; continue with dsr fit --resume RUN", err=True)
+        sys.exit(130)
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def _report_run(path: Path, json_: bool) -> None:
+    from dsr import runstore
+
+    attrs = runstore.read_attrs(path)
+    result = {"path": str(path), "status": attrs["status"], "best_member": attrs.get("best_member"), "metrics": attrs.get("final_metrics")}
+    if json_:
+        _print_json(result)
+    else:
+        metrics = ", ".join(f"{k} {v:.4g}" for k, v in (result["metrics"] or {}).items())
+        typer.echo(f"{attrs['status']}: {path}  (best member {result['best_member']}: {metrics})")
+
+
+@app.command("evaluate")
+def evaluate_command(
+    run: Annotated[Path, typer.Argument(help="Run store.")],
+    test: Annotated[Optional[Path], typer.Option(help="Test store (default: the run's held-out part).")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Compare at most this many steps per trial.")] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Evaluate the best and last checkpoints: D_stsp, D_H, PE; store and print the metrics."""
+    from dsr.run import evaluate_run
+
+    table = evaluate_run(run, test=test, steps=steps)
+    if json_:
+        _print_json(table)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Table("checkpoint", "member", "D_stsp", "D_H", f"PE({table['pe_steps']})")
+    for row in table["rows"]:
+        out.add_row(row["checkpoint"], str(row["member"]), f"{row['d_stsp']:.4g}", f"{row['d_h']:.4g}", f"{row['pe']:.4g}")
+    Console().print(out)
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning user errors into one line and exit 2."""
     try:

@@ -1,0 +1,234 @@
+"""``dsr.fit``: from a data store to a finished run store.
+
+Data flow: :mod:`dsr.data` loads and validates the store, the training part is split off
+(the last ``test_fraction`` of every trial is held out unless a test store is given) and
+both parts are standardized with the training statistics; :mod:`dsr.models` builds the
+ensemble; :class:`~dsr.training.trainer.Trainer` trains it, evaluating and checkpointing
+into the run store (:mod:`dsr.runstore`); finally the best and last checkpoints are
+evaluated on the whole test set and a long free run of the best member is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+
+from dsr import __version__, runstore
+from dsr.data import TimeSeries, load
+from dsr.errors import DsrError
+from dsr.evaluation import evaluate, free_run
+from dsr.models import LatentModel, from_dataset, make_model
+from dsr.training.config import FitConfig
+from dsr.training.forcing import predictability_tau
+from dsr.training.trainer import ProgressCallback, Trainer
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when available; asking for CUDA without a GPU is a user error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DsrError("--device cuda was requested but no CUDA GPU is available; use --device cpu or auto")
+    return torch.device(name)
+
+
+def data_hash(ts: TimeSeries) -> str:
+    """SHA-256 of the data's values (float64), variable names and dt."""
+    digest = hashlib.sha256(np.ascontiguousarray(ts.values, dtype=np.float64).tobytes())
+    digest.update(repr((ts.variables, ts.dt)).encode())
+    return digest.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    import zarr
+
+    return {
+        "dsr": __version__, "torch": torch.__version__, "numpy": np.__version__, "xarray": xr.__version__,
+        "zarr": zarr.__version__, "python": platform.python_version(),
+    }
+
+
+def _standardize(ts: TimeSeries, mean: np.ndarray, scale: np.ndarray) -> TimeSeries:
+    return replace(ts, values=(ts.values - mean) / scale)
+
+
+def prepare_data(config: FitConfig, data: Path, test: Path | None) -> tuple[TimeSeries, TimeSeries, np.ndarray, np.ndarray]:
+    """Training and test series, standardized with the training statistics, and those statistics."""
+    series = load(data, var=config.var, inputs=config.inputs)
+    if test is None:
+        train, held_out = series.split(config.test_fraction)
+    else:
+        train, held_out = series, load(test, var=config.var, inputs=config.inputs)
+        if held_out.variables != train.variables:
+            raise DsrError(f"test store variables {held_out.variables} differ from the data's {train.variables}; pass matching stores")
+    train.require_length(config.sequence_length + 1, what="sequence length (+1)")
+    held_out.require_length(config.pe_steps + 2, what="PE horizon")
+    flat = train.values.reshape(-1, train.n_variables)
+    mean, scale = flat.mean(axis=0), flat.std(axis=0)
+    if not np.all(scale > 0):
+        raise DsrError("a variable is constant over the training part; drop it or use a longer training part")
+    return _standardize(train, mean, scale), _standardize(held_out, mean, scale), mean, scale
+
+
+def build_model(config: FitConfig, train: TimeSeries, device: torch.device) -> LatentModel:
+    """The freshly initialised ensemble for ``config`` (member e has seed config.seed + e)."""
+    n_obs = train.n_variables
+    try:
+        return make_model(
+            config.model,
+            n_obs=n_obs,
+            latent=config.latent or n_obs,
+            hidden=config.hidden if config.model in ("shplrnn", "clipped-shplrnn") else None,
+            relus=config.relus if config.model == "alrnn" else None,
+            bases=config.bases if config.model == "dendplrnn" else None,
+            inputs=0 if train.inputs is None else train.inputs.shape[-1],
+            observation=config.observation,
+            ensemble=config.ensemble,
+            seeds=config.seed,
+            data_range=(float(train.values.min()), float(train.values.max())),
+            dtype=getattr(torch, config.dtype),
+            device=device,
+        )
+    except ValueError as err:
+        raise DsrError(str(err)) from None
+
+
+def _default_name(data: Path, config: FitConfig) -> str:
+    return f"{data.stem}-{config.model}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def fit(
+    data: str | Path,
+    config: FitConfig | None = None,
+    *,
+    test: str | Path | None = None,
+    out: str | Path = "runs",
+    name: str | None = None,
+    progress: ProgressCallback | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Train a model on the data store ``data``; return the path of the finished run store."""
+    config = config or FitConfig()
+    data = Path(data)
+    train, held_out, mean, scale = prepare_data(config, data, None if test is None else Path(test))
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    model = build_model(config, train, device)
+    tau = None
+    if config.forcing == "stf":
+        tau = config.tau or predictability_tau(train.values)
+        train.require_length(tau, what="forcing interval tau")
+    path = Path(out) / f"{name or _default_name(data, config)}.zarr"
+    runstore.create(
+        path,
+        {
+            "config": config.model_dump(),
+            "versions": versions(),
+            "device": str(device),
+            "seed": config.seed,
+            "data_path": str(data.resolve()),
+            "data_hash": data_hash(train),
+            "test_path": None if test is None else str(Path(test).resolve()),
+            "variables": list(train.variables),
+            "dt": train.dt,
+            "standardization": {"mean": mean.tolist(), "scale": scale.tolist()},
+            "tau": tau,
+            "n_parameters": parameter_count(model),
+        },
+        overwrite=overwrite,
+    )
+    trainer = Trainer(model, train, held_out, config, str(path), tau=tau, progress=progress)
+    _run(trainer, path)
+    return path
+
+
+def resume(path: str | Path, progress: ProgressCallback | None = None) -> Path:
+    """Continue an interrupted (or failed) run from its last checkpoint to its configured epochs."""
+    path = runstore.require_run(path)
+    attrs = runstore.read_attrs(path)
+    if attrs["status"] == "finished":
+        raise DsrError(f"{path} is already finished; start a new fit instead of --resume")
+    if not (path / runstore.STATE / "last").exists():
+        raise DsrError(f"{path} has no checkpoint to resume from (it stopped before its first evaluation); start a new fit")
+    config = FitConfig(**attrs["config"])
+    test = attrs.get("test_path")
+    train, held_out, _, _ = prepare_data(config, Path(attrs["data_path"]), None if test is None else Path(test))
+    model = build_model(config, train, resolve_device(config.device))
+    trainer = Trainer(model, train, held_out, config, str(path), tau=attrs.get("tau"), progress=progress)
+    trainer.load()
+    runstore.update_attrs(path, status="running")
+    _run(trainer, path)
+    return path
+
+
+def _run(trainer: Trainer, path: Path) -> None:
+    try:
+        trainer.run()
+        finish(trainer, path)
+    except KeyboardInterrupt:
+        runstore.update_attrs(path, status="interrupted")
+        raise
+    except BaseException as err:
+        runstore.update_attrs(path, status="failed", error=str(err))
+        raise
+    runstore.update_attrs(path, status="finished")
+
+
+def parameter_count(model: LatentModel) -> int:
+    """Trainable parameters of one member."""
+    return int(sum(p[0].numel() for p in model.parameters()))
+
+
+def checkpoint_metrics(models: dict[str, LatentModel], test: TimeSeries, steps: int | None, pe_steps: int) -> xr.Dataset:
+    """D_stsp, D_H, PE of each checkpoint's members; attr ``best_member``: lowest D_stsp of the first checkpoint."""
+    scores = {name: evaluate(model, test, steps, pe_steps) for name, model in models.items()}
+    first = next(iter(scores.values()))
+    metrics = xr.Dataset(
+        {name: (("checkpoint", "member"), np.stack([scores[c][name] for c in scores])) for name in first},
+        coords={"checkpoint": np.array(list(scores), dtype=object), "member": np.arange(len(first["d_stsp"]))},
+    )
+    d_stsp = first["d_stsp"]
+    metrics.attrs = {
+        "best_member": int(np.argmin(np.where(np.isfinite(d_stsp), d_stsp, np.inf))),
+        "pe_steps": pe_steps,
+        "steps": steps,
+        "protocol": "free run from each test trial's first point, 25 % transient dropped, compared with the test set",
+    }
+    return metrics
+
+
+def finish(trainer: Trainer, path: Path) -> None:
+    """Final metrics of the best and last checkpoints on the whole test set, and the best free run."""
+    model, config = trainer.model, trainer.config
+    best = from_dataset(trainer.best_params, device=next(model.parameters()).device)
+    metrics = checkpoint_metrics({"best": best, "last": model}, trainer.test, None, config.pe_steps)
+    member = metrics.attrs["best_member"]
+    runstore.write_group(path, runstore.METRICS, metrics)
+    runstore.write_group(path, runstore.TRAJECTORY, trajectory_dataset(best, member, trainer.test))
+    final = {name: float(metrics[name].sel(checkpoint="best", member=member)) for name in metrics.data_vars}
+    runstore.update_attrs(path, best_member=member, final_metrics=final)
+
+
+def trajectory_dataset(model: LatentModel, member: int, test: TimeSeries, min_steps: int = 10_000) -> xr.Dataset:
+    """A free run of ``member`` as long as the first test trial (at least ``min_steps``), after a transient."""
+    steps = max(test.n_time, min_steps)
+    inputs = None if test.inputs is None else np.resize(test.inputs[0], (steps // 4 + steps, test.inputs.shape[-1]))
+    obs, latent = free_run(model, test.values[0, 0], steps, steps // 4, inputs)
+    with torch.no_grad():
+        pattern = model.pattern(torch.as_tensor(latent[member : member + 1], dtype=next(model.parameters()).dtype))
+    return xr.Dataset(
+        {
+            "x": (("time", "variable"), obs[member].astype(np.float32)),
+            "z": (("time", "latent"), latent[member].astype(np.float32)),
+            "pattern": (("time", "unit"), pattern[0].cpu().numpy().astype(np.uint8)),
+        },
+        coords={"variable": np.array(test.variables, dtype=object)},
+        attrs={"member": member, "checkpoint": "best", "standardized": True, "transient": steps // 4},
+    )

@@ -1,0 +1,57 @@
+"""Progress reporting for fits: a rich bar on terminals, plain lines elsewhere, or nothing."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import numpy as np
+
+
+def _summary(info: dict) -> str:
+    alpha = float(np.mean(info["alpha"]))
+    return f"loss {float(np.min(info['loss'])):.4g}  alpha {alpha:.3f}  best D_stsp {info['best_d_stsp']:.3g}"
+
+
+class RichProgress:
+    """A rich progress bar with epoch, loss, α and best D_stsp (for terminals)."""
+
+    def __init__(self, description: str) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TimeRemainingColumn(), TextColumn("{task.fields[summary]}"), transient=False,
+        )
+        self._description = description
+        self._task = None
+
+    def __call__(self, info: dict) -> None:
+        if self._task is None:
+            self._progress.start()
+            self._task = self._progress.add_task(self._description, total=info["epochs"], summary="")
+        self._progress.update(self._task, completed=info["epoch"], summary=_summary(info))
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._progress.stop()
+
+
+class LineProgress:
+    """One line per ``every`` epochs (for logs and non-terminal output)."""
+
+    def __init__(self, every: int, stream=sys.stderr) -> None:
+        self.every, self.stream = every, stream
+
+    def __call__(self, info: dict) -> None:
+        if info["epoch"] % self.every == 0 or info["epoch"] == info["epochs"]:
+            print(f"epoch {info['epoch']}/{info['epochs']}  {_summary(info)}  ({info['time']:.0f} s)", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+def make_progress(description: str, every: int, quiet: bool) -> Callable[[dict], None] | None:
+    if quiet:
+        return None
+    return RichProgress(description) if sys.stderr.isatty() else LineProgress(every)

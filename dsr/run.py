@@ -1,0 +1,110 @@
+"""``dsr.load_run``: a finished (or interrupted) fit as a Python object."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from dsr import runstore
+from dsr.models import LatentModel, from_dataset
+from dsr.training.config import FitConfig
+
+
+class Run:
+    """A run store: config, history, checkpoints, metrics, trajectory and the trained model.
+
+    ``model`` is the ensemble at its best checkpoint (each member at its own best epoch);
+    ``best_member`` the member with the lowest final D_stsp. Data are in the standardized
+    coordinates of the training data unless a method says otherwise.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = runstore.require_run(path)
+        self.attrs = runstore.read_attrs(self.path)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, status={self.status!r}, model={self.config.model!r})"
+
+    @property
+    def status(self) -> str:
+        return self.attrs["status"]
+
+    @cached_property
+    def config(self) -> FitConfig:
+        return FitConfig(**self.attrs["config"])
+
+    def params(self, checkpoint: str = "best") -> xr.Dataset:
+        """A checkpoint's parameters (``best``, ``last``) as an xarray Dataset."""
+        return runstore.read_group(self.path, f"{runstore.PARAMS}/{checkpoint}")
+
+    def load_model(self, checkpoint: str = "best") -> LatentModel:
+        return from_dataset(self.params(checkpoint))
+
+    @cached_property
+    def model(self) -> LatentModel:
+        return self.load_model("best")
+
+    @cached_property
+    def history(self) -> xr.Dataset:
+        return runstore.read_group(self.path, runstore.HISTORY)
+
+    @cached_property
+    def metrics(self) -> xr.Dataset:
+        return runstore.read_group(self.path, runstore.METRICS)
+
+    @cached_property
+    def trajectory(self) -> xr.Dataset:
+        return runstore.read_group(self.path, runstore.TRAJECTORY)
+
+    @property
+    def best_member(self) -> int:
+        return int(self.attrs.get("best_member", 0))
+
+    def unstandardize(self, x: np.ndarray) -> np.ndarray:
+        """Map standardized observations back to the data's units."""
+        s = self.attrs["standardization"]
+        return x * np.asarray(s["scale"]) + np.asarray(s["mean"])
+
+    def generate(self, n: int, z0: np.ndarray | None = None, member: int | None = None, standardized: bool = False) -> np.ndarray:
+        """A free run of n observations (n, N) of one member (default: the best) from latent z0.
+
+        Without z0 the run starts from the last state of the stored trajectory (on the attractor).
+        """
+        import torch
+
+        member = self.best_member if member is None else member
+        model = self.model
+        dtype = next(model.parameters()).dtype
+        if z0 is None:
+            z0 = self.trajectory["z"].values[-1]
+        z = torch.as_tensor(np.broadcast_to(z0, (model.ensemble, len(z0))), dtype=dtype)
+        with torch.no_grad():
+            x = model.observe(model.generate(n, z0=z))[member].numpy()
+        return x if standardized else self.unstandardize(x)
+
+
+def evaluate_run(path: str | os.PathLike, test: str | os.PathLike | None = None, steps: int | None = None) -> dict:
+    """Evaluate the best and last checkpoints of a run on its test data (or ``test``); store and return the table."""
+    from dsr.fitting import checkpoint_metrics, prepare_data
+
+    run = Run(path)
+    config = run.config
+    test = test if test is not None else run.attrs.get("test_path")
+    _, held_out, _, _ = prepare_data(config, Path(run.attrs["data_path"]), None if test is None else Path(test))
+    metrics = checkpoint_metrics({c: run.load_model(c) for c in ("best", "last")}, held_out, steps, config.pe_steps)
+    runstore.write_group(run.path, runstore.METRICS, metrics)
+    rows = [
+        {"checkpoint": str(c), "member": int(m), **{k: float(metrics[k].sel(checkpoint=c, member=m)) for k in metrics.data_vars}}
+        for c in metrics["checkpoint"].values
+        for m in metrics["member"].values
+    ]
+    return {"path": str(run.path), "pe_steps": config.pe_steps, "steps": steps, "rows": rows}
+
+
+def load_run(path: str | os.PathLike) -> Run:
+    """Open the run store at ``path``."""
+    return Run(path)

@@ -1,0 +1,99 @@
+"""The fit configuration: every option of ``dsr fit``, validated in one place.
+
+Options come from defaults, then a TOML file (``--config fit.toml``, keys = field names),
+then command-line flags; the resolved configuration is stored in the run.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from dsr.errors import DsrError
+
+ModelKind = Literal["clipped-shplrnn", "shplrnn", "alrnn", "plrnn", "dendplrnn"]
+Forcing = Literal["agtf", "gtf", "stf"]
+
+
+class FitConfig(BaseModel):
+    """Resolved options of one fit (see the README's table for the reasons behind the defaults)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # model
+    model: ModelKind = "clipped-shplrnn"
+    latent: int | None = Field(None, ge=1, description="latent dimension M; default: number of observed variables")
+    hidden: int = Field(50, ge=1, description="hidden width L (shplrnn, clipped-shplrnn)")
+    relus: int = Field(2, ge=0, description="number P of ReLU units (alrnn)")
+    bases: int = Field(20, ge=1, description="number B of spline bases (dendplrnn)")
+    observation: Literal["identity", "affine"] = "identity"
+    # forcing
+    forcing: Forcing = "agtf"
+    alpha: float = Field(0.1, ge=0.0, le=1.0, description="GTF alpha (gtf), or its start when alpha_end is set")
+    alpha_end: float | None = Field(None, ge=0.0, le=1.0, description="gtf: anneal alpha exponentially to this value")
+    agtf_interval: int = Field(5, ge=1, description="agtf: batches between alpha estimates")
+    agtf_decay: float = Field(0.999, ge=0.0, lt=1.0, description="agtf: decay factor towards a smaller estimate")
+    tau: int | None = Field(None, ge=1, description="stf: forcing interval; default from the predictability time")
+    partial_forcing: bool = True
+    # optimisation
+    sequence_length: int = Field(200, ge=2)
+    batch_size: int = Field(16, ge=1)
+    batches_per_epoch: int = Field(50, ge=1)
+    epochs: int = Field(300, ge=1)
+    lr_start: float = Field(1e-3, gt=0.0)
+    lr_end: float = Field(1e-5, gt=0.0)
+    noise: float = Field(0.0, ge=0.0, description="observation noise added to each batch (in standard deviations)")
+    l2: float = Field(0.0, ge=0.0, description="L2 regularisation of the latent model")
+    grad_clip: float | None = Field(None, gt=0.0, description="clip each member's gradient norm")
+    max_rollbacks: int = Field(3, ge=0)
+    # ensemble, reproducibility, device
+    ensemble: int = Field(1, ge=1)
+    seed: int = Field(0, ge=0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["float32", "float64"] = "float32"
+    # evaluation
+    eval_every: int = Field(25, ge=1, description="epochs between held-out evaluations")
+    eval_steps: int = Field(20_000, ge=100, description="maximal free-run length compared with the test set in training")
+    pe_steps: int = Field(20, ge=1)
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    # data
+    var: str | None = None
+    inputs: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FitConfig:
+        if self.model == "alrnn" and self.latent is not None and self.relus > self.latent:
+            raise ValueError(f"relus ({self.relus}) exceeds latent ({self.latent}); pass relus <= latent")
+        if self.lr_end > self.lr_start:
+            raise ValueError(f"lr_end ({self.lr_end}) exceeds lr_start ({self.lr_start}); the rate decays")
+        return self
+
+
+def _one_line(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "combination"
+    value = first.get("input")
+    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"invalid option {where}{shown}: {message}"
+
+
+def resolve_config(file: Path | None = None, **overrides: object) -> FitConfig:
+    """Defaults, then the TOML ``file``, then the non-None ``overrides``; one-line DsrError on bad values."""
+    values: dict = {}
+    if file is not None:
+        file = Path(file)
+        if not file.is_file():
+            raise DsrError(f"config file {file} does not exist; check the path")
+        try:
+            values = tomllib.loads(file.read_text())
+        except tomllib.TOMLDecodeError as err:
+            raise DsrError(f"config file {file} is not valid TOML ({err})") from None
+    values |= {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return FitConfig(**values)
+    except ValidationError as err:
+        raise DsrError(_one_line(err)) from None

@@ -1,0 +1,125 @@
+"""Forcing schedules: how strongly each step of a training window is pulled towards the data.
+
+The rollout (:func:`dsr.training.loss.forced_rollout`) applies, after every model step t,
+z̃_t = (1 − α_t) z_t + α_t ẑ_t (``LatentModel.force``). A schedule supplies the α_t:
+
+- ``gtf``: generalized teacher forcing with constant α, or α annealed linearly from ``alpha``
+  to ``alpha_end`` over the epochs (Hess et al., ICML 2023).
+- ``agtf``: adaptive GTF. Every ``agtf_interval`` batches, estimate the Jacobian growth bound
+  G = max over windows of exp(mean_t log ‖J(ẑ_t)‖₂) at the forcing signals ẑ_t = ẑ(x_t) (the GTF
+  repository's ``product_upper_bound``), set α̂ = max(0, 1 − 1/G), and update α ← α̂ when
+  α̂ > α (immediate increase), else α ← γ α + (1 − γ) α̂ (slow decay, γ = ``agtf_decay``).
+  α starts at 1, one value per ensemble member.
+- ``stf``: sparse (identity) teacher forcing: α_t = 1 every τ steps, 0 otherwise
+  (Mikhaeil et al., NeurIPS 2022); τ defaults to the data's estimated predictability time.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from dsr.models import LatentModel
+from dsr.training.config import FitConfig
+
+
+class ForcingSchedule:
+    """α_t for every step of a window, per ensemble member; updated as training goes."""
+
+    def __init__(self, config: FitConfig, ensemble: int, tau: int | None = None) -> None:
+        self.kind = config.forcing
+        self.config = config
+        self.tau = tau
+        start = 1.0 if self.kind == "agtf" else config.alpha
+        self.alpha = torch.full((ensemble,), float(start), dtype=torch.float64)
+        self._batches = 0
+
+    def start_epoch(self, epoch: int) -> None:
+        """Set the annealed α of GTF for ``epoch`` (0-based)."""
+        c = self.config
+        if self.kind == "gtf" and c.alpha_end is not None:
+            frac = epoch / max(c.epochs - 1, 1)
+            self.alpha.fill_(c.alpha + frac * (c.alpha_end - c.alpha))
+
+    def alphas(self, steps: int) -> list[Tensor | float]:
+        """α_1..α_steps: a per-member tensor (E,) for GTF/aGTF, 0 or 1 for STF."""
+        if self.kind == "stf":
+            return [1.0 if t % self.tau == 0 else 0.0 for t in range(1, steps + 1)]
+        return [self.alpha] * steps
+
+    @torch.no_grad()
+    def after_batch(self, model: LatentModel, x: Tensor) -> None:
+        """aGTF: every ``agtf_interval`` batches re-estimate α from the batch ``x`` (E, S, T+1, N)."""
+        if self.kind != "agtf":
+            return
+        self._batches += 1
+        if (self._batches - 1) % self.config.agtf_interval:
+            return
+        estimate = alpha_estimate(model, x[:, :, 1:])
+        gamma = self.config.agtf_decay
+        decayed = gamma * self.alpha + (1 - gamma) * estimate
+        self.alpha = torch.where(estimate > self.alpha, estimate, decayed)
+
+    def state(self) -> dict:
+        return {"alpha": self.alpha.tolist(), "batches": self._batches, "tau": self.tau}
+
+    def load_state(self, state: dict) -> None:
+        self.alpha = torch.tensor(state["alpha"], dtype=torch.float64)
+        self._batches = int(state["batches"])
+        self.tau = state["tau"]
+
+
+def alpha_estimate(model: LatentModel, x: Tensor) -> Tensor:
+    """α̂ = max(0, 1 − 1/G) per member, G the product upper bound at the data-inferred states of x."""
+    zhat = model.forcing_signal(x, partial=False)
+    norms = torch.linalg.matrix_norm(model.jacobian(zhat).double(), ord=2)  # (E, S, T)
+    growth = torch.exp(torch.log(norms.clamp_min(1e-300)).mean(dim=-1)).amax(dim=-1)  # (E,)
+    return (1.0 - 1.0 / growth).clamp_min(0.0).cpu()
+
+
+def predictability_tau(values: np.ndarray, max_lag: int = 100, bins: int = 64) -> int:
+    """Forcing interval τ for STF estimated from data ``values`` (trial, time, variable).
+
+    Per variable, the smaller of (a) the lag where the autocorrelation first falls below 1/e
+    (or its first local minimum, if earlier) and (b) the first local minimum of the
+    time-delayed mutual information (64-bin histogram); the median over variables
+    (BPTT_TF ``tau_estimation.py``, a proxy for the predictability time ln 2/λ_max).
+    """
+    series = values[0]
+    lags = []
+    for j in range(series.shape[1]):
+        x = series[:, j]
+        lags.append(min(_autocorrelation_lag(x, max_lag), _mutual_information_lag(x, max_lag, bins)))
+    return max(1, int(np.median(lags)))
+
+
+def _first_local_minimum(curve: np.ndarray) -> int | None:
+    inner = np.flatnonzero((curve[1:-1] < curve[:-2]) & (curve[1:-1] <= curve[2:]))
+    return int(inner[0]) + 1 if inner.size else None
+
+
+def _autocorrelation_lag(x: np.ndarray, max_lag: int) -> int:
+    x = (x - x.mean()) / x.std()
+    acf = np.array([1.0] + [np.mean(x[:-k] * x[k:]) for k in range(1, max_lag + 1)])
+    below = np.flatnonzero(acf < 1 / math.e)
+    candidates = [max_lag] + ([int(below[0])] if below.size else [])
+    minimum = _first_local_minimum(acf)
+    return min(candidates + ([minimum] if minimum else []))
+
+
+def _mutual_information_lag(x: np.ndarray, max_lag: int, bins: int) -> int:
+    edges = np.histogram_bin_edges(x, bins=bins)
+    codes = np.clip(np.digitize(x, edges[1:-1]), 0, bins - 1)
+    mi = [_mutual_information(codes[:-k], codes[k:], bins) for k in range(1, max_lag + 1)]
+    minimum = _first_local_minimum(np.asarray(mi))
+    return max_lag if minimum is None else minimum + 1
+
+
+def _mutual_information(a: np.ndarray, b: np.ndarray, bins: int) -> float:
+    joint = np.bincount(a * bins + b, minlength=bins * bins).reshape(bins, bins) / a.size
+    pa, pb = joint.sum(axis=1), joint.sum(axis=0)
+    nz = joint > 0
+    return float(np.sum(joint[nz] * np.log(joint[nz] / np.outer(pa, pb)[nz])))

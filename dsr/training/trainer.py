@@ -1,0 +1,265 @@
+"""The training loop: batches, forcing, RAdam, evaluation, checkpoints, rollback, resume.
+
+One :class:`Trainer` trains all E members of an ensemble in one batched computation. Members
+stay independent: each has its own windows and noise (:class:`WindowSampler`), its own α
+(aGTF), its own gradient norm and clipping, and its own best checkpoint; the optimizer
+(RAdam) is elementwise. So member e of an ensemble follows the fit of a single model with
+member e's seed (up to floating-point reassociation in batched products).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import xarray as xr
+
+from dsr import runstore
+from dsr.data import TimeSeries
+from dsr.errors import DsrError
+from dsr.evaluation import evaluate
+from dsr.models import LatentModel, from_dataset
+from dsr.training.config import FitConfig
+from dsr.training.forcing import ForcingSchedule
+from dsr.training.loss import l2_penalty, member_losses
+from dsr.training.state import optimizer_from_dataset, optimizer_to_dataset
+from dsr.training.windows import WindowSampler
+
+EVAL_METRICS = ("d_stsp", "d_h", "pe")
+
+
+class Diverged(Exception):
+    """Non-finite loss or parameters during an epoch."""
+
+
+@dataclass
+class Snapshot:
+    """Everything needed to continue training from the end of epoch ``epoch``."""
+
+    epoch: int
+    params: xr.Dataset
+    optimizer: dict
+    sampler: str
+    forcing: dict
+    lr_scale: float
+    rollbacks: int
+    history: list[dict]
+
+
+ProgressCallback = Callable[[dict], None]
+
+
+class Trainer:
+    """Trains ``model`` on ``train`` and selects checkpoints by D_stsp on ``test``; writes to ``store``."""
+
+    def __init__(
+        self,
+        model: LatentModel,
+        train: TimeSeries,
+        test: TimeSeries,
+        config: FitConfig,
+        store: str,
+        tau: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self.model = model
+        self.test = test
+        self.config = config
+        self.store = store
+        self.progress = progress or (lambda info: None)
+        ref = next(model.parameters())
+        self.sampler = WindowSampler(
+            train.values, train.inputs, config.sequence_length, config.batch_size, list(model.seeds),
+            noise=config.noise, dtype=ref.dtype, device=ref.device,
+        )
+        self.optimizer = torch.optim.RAdam(model.parameters(), lr=config.lr_start)
+        self.forcing = ForcingSchedule(config, model.ensemble, tau)
+        self.epoch = 0
+        self.lr_scale = 1.0
+        self.rollbacks = 0
+        self.history: list[dict] = []
+        self.best_score = np.full(model.ensemble, np.inf)
+        self.best_epoch = np.full(model.ensemble, -1)
+        self.best_params = model.to_dataset()
+        self.started = time.perf_counter()
+
+    # ----- schedule -------------------------------------------------------------------------------
+
+    def learning_rate(self, epoch: int) -> float:
+        """Exponential decay from lr_start (epoch 0) to lr_end (last epoch), times the rollback scale."""
+        c = self.config
+        frac = epoch / max(c.epochs - 1, 1)
+        return self.lr_scale * c.lr_start * (c.lr_end / c.lr_start) ** frac
+
+    # ----- one epoch ------------------------------------------------------------------------------
+
+    def _member_grad_norms(self) -> torch.Tensor:
+        squares = sum(p.grad.flatten(1).pow(2).sum(dim=1) for p in self.model.parameters() if p.grad is not None)
+        return squares.sqrt()
+
+    def train_epoch(self) -> dict[str, np.ndarray]:
+        c = self.config
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate(self.epoch)
+        self.forcing.start_epoch(self.epoch)
+        losses, norms = [], []
+        for _ in range(c.batches_per_epoch):
+            x, s = self.sampler.sample()
+            alphas = [a if isinstance(a, float) else a.to(x) for a in self.forcing.alphas(x.shape[2] - 1)]
+            loss = member_losses(self.model, x, alphas, s, c.partial_forcing)
+            total = loss + c.l2 * l2_penalty(self.model) if c.l2 else loss
+            if not torch.isfinite(total).all():
+                raise Diverged(f"non-finite loss in epoch {self.epoch + 1}")
+            self.optimizer.zero_grad(set_to_none=True)
+            total.sum().backward()
+            grad_norm = self._member_grad_norms()
+            if c.grad_clip is not None:
+                scale = (c.grad_clip / (grad_norm + 1e-12)).clamp(max=1.0)
+                for p in self.model.parameters():
+                    p.grad.mul_(scale.view(-1, *([1] * (p.ndim - 1))))
+            self.optimizer.step()
+            self.forcing.after_batch(self.model, x)
+            losses.append(loss.detach())
+            norms.append(grad_norm.detach())
+        if not all(torch.isfinite(p).all() for p in self.model.parameters()):
+            raise Diverged(f"non-finite parameters after epoch {self.epoch + 1}")
+        return {
+            "loss": torch.stack(losses).mean(0).cpu().numpy(),
+            "grad_norm": torch.stack(norms).mean(0).cpu().numpy(),
+        }
+
+    # ----- snapshots: rollback, interruption, resume ----------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(
+            epoch=self.epoch,
+            params=self.model.to_dataset(),
+            optimizer=copy.deepcopy(self.optimizer.state_dict()),
+            sampler=self.sampler.state(),
+            forcing=copy.deepcopy(self.forcing.state()),
+            lr_scale=self.lr_scale,
+            rollbacks=self.rollbacks,
+            history=list(self.history),
+        )
+
+    def restore(self, snap: Snapshot) -> None:
+        restored = from_dataset(snap.params, device=next(self.model.parameters()).device)
+        with torch.no_grad():
+            for mine, saved in zip(self.model.parameters(), restored.parameters(), strict=True):
+                mine.copy_(saved)
+        self.optimizer.load_state_dict(copy.deepcopy(snap.optimizer))
+        self.sampler.load_state(snap.sampler)
+        self.forcing.load_state(copy.deepcopy(snap.forcing))
+        self.epoch, self.lr_scale, self.rollbacks = snap.epoch, snap.lr_scale, snap.rollbacks
+        self.history = list(snap.history)
+
+    def save(self, snap: Snapshot) -> None:
+        """Write the snapshot as checkpoint ``last`` with its training state, plus best and history."""
+        runstore.write_group(self.store, f"{runstore.PARAMS}/last", snap.params.assign_attrs(epoch=snap.epoch))
+        state = optimizer_to_dataset(snap.optimizer).assign_attrs(
+            epoch=snap.epoch, sampler=snap.sampler, forcing=snap.forcing, lr_scale=snap.lr_scale,
+            rollbacks=snap.rollbacks, best_score=self.best_score.tolist(), best_epoch=self.best_epoch.tolist(),
+        )
+        runstore.write_group(self.store, f"{runstore.STATE}/last", state)
+        runstore.write_group(self.store, f"{runstore.PARAMS}/best", self.best_params.assign_attrs(epoch=self.best_epoch.tolist()))
+        runstore.write_group(self.store, runstore.HISTORY, history_dataset(snap.history, self.model.ensemble))
+
+    def load(self) -> None:
+        """Continue from the store's ``last`` checkpoint (resume)."""
+        state = runstore.read_group(self.store, f"{runstore.STATE}/last")
+        params = runstore.read_group(self.store, f"{runstore.PARAMS}/last")
+        device = next(self.model.parameters()).device
+        history = history_records(runstore.read_group(self.store, runstore.HISTORY))
+        self.best_params = runstore.read_group(self.store, f"{runstore.PARAMS}/best")
+        self.best_score = np.asarray(state.attrs["best_score"], dtype=float)
+        self.best_epoch = np.asarray(state.attrs["best_epoch"], dtype=int)
+        self.restore(
+            Snapshot(
+                epoch=int(state.attrs["epoch"]), params=params, optimizer=optimizer_from_dataset(state, device),
+                sampler=state.attrs["sampler"], forcing=state.attrs["forcing"], lr_scale=float(state.attrs["lr_scale"]),
+                rollbacks=int(state.attrs["rollbacks"]), history=history,
+            )
+        )
+        self.started = time.perf_counter() - (history[-1]["time"] if history else 0.0)
+
+    # ----- evaluation -----------------------------------------------------------------------------
+
+    def evaluate(self) -> dict[str, np.ndarray]:
+        scores = evaluate(self.model, self.test, self.config.eval_steps, self.config.pe_steps)
+        current = self.model.to_dataset()
+        d = np.where(np.isfinite(scores["d_stsp"]), scores["d_stsp"], np.inf)
+        for e in np.flatnonzero(d < self.best_score):
+            self.best_score[e], self.best_epoch[e] = d[e], self.epoch
+            for name in current.data_vars:
+                self.best_params[name][e] = current[name][e]
+        return scores
+
+    # ----- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        c = self.config
+        snap = self.snapshot()
+        try:
+            while self.epoch < c.epochs:
+                try:
+                    stats = self.train_epoch()
+                except Diverged as err:
+                    if self.rollbacks >= c.max_rollbacks:
+                        raise DsrError(
+                            f"training diverged ({err}) after {self.rollbacks} rollbacks with halved learning rates; "
+                            "lower --lr-start, raise --alpha or add --grad-clip"
+                        ) from None
+                    rollbacks = self.rollbacks + 1
+                    self.restore(snap)
+                    self.rollbacks, self.lr_scale = rollbacks, self.lr_scale * 0.5
+                    continue
+                self.epoch += 1
+                record = {
+                    "epoch": self.epoch, "time": time.perf_counter() - self.started, "lr": self.learning_rate(self.epoch - 1),
+                    "rollbacks": self.rollbacks, "alpha": self.forcing.alpha.numpy().copy(), **stats,
+                }
+                if self.epoch % c.eval_every == 0 or self.epoch == c.epochs:
+                    record |= self.evaluate()
+                self.history.append(record)
+                snap = self.snapshot()
+                if "d_stsp" in record:
+                    self.save(snap)
+                self.progress({**record, "epochs": c.epochs, "best_d_stsp": float(np.min(self.best_score))})
+        except KeyboardInterrupt:
+            self.save(snap)
+            raise
+
+
+def history_dataset(records: list[dict], ensemble: int) -> xr.Dataset:
+    """Per-epoch records as a Dataset with dims (epoch,) and (epoch, member); NaN where not evaluated."""
+    n = len(records)
+    epochs = np.array([r["epoch"] for r in records], dtype=np.int64)
+    data_vars = {}
+    for name in ("time", "lr", "rollbacks"):
+        data_vars[name] = ("epoch", np.array([r[name] for r in records], dtype=float))
+    data_vars["evaluated"] = ("epoch", np.array(["d_stsp" in r for r in records], dtype=bool))
+    for name in ("loss", "grad_norm", "alpha", *EVAL_METRICS):
+        values = np.full((n, ensemble), np.nan)
+        for i, r in enumerate(records):
+            if name in r:
+                values[i] = r[name]
+        data_vars[name] = (("epoch", "member"), values)
+    return xr.Dataset(data_vars, coords={"epoch": epochs, "member": np.arange(ensemble)})
+
+
+def history_records(ds: xr.Dataset) -> list[dict]:
+    """Inverse of :func:`history_dataset` (evaluation entries only where evaluated)."""
+    records = []
+    for i, epoch in enumerate(ds["epoch"].values):
+        record = {"epoch": int(epoch), "rollbacks": int(ds["rollbacks"].values[i])}
+        record |= {name: float(ds[name].values[i]) for name in ("time", "lr")}
+        record |= {name: ds[name].values[i].copy() for name in ("loss", "grad_norm", "alpha")}
+        if ds["evaluated"].values[i]:
+            record |= {name: ds[name].values[i].copy() for name in EVAL_METRICS}
+        records.append(record)
+    return records
+

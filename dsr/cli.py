@@ -81,6 +81,26 @@ def _print_summary(summary: dict) -> None:
         console.print(table)
 
 
+def _print_run_summary(summary: dict) -> None:
+    from rich.console import Console
+
+    console = Console()
+    attrs = summary["attrs"]
+    config = attrs.get("config", {})
+    console.print(f"[bold]{summary['path']}[/bold]  (run store)  status: {summary['status']}")
+    console.print(f"  model: {config.get('model')}  latent: {config.get('latent')}  ensemble: {config.get('ensemble')}  "
+                  f"parameters per member: {attrs.get('n_parameters')}  forcing: {config.get('forcing')}")
+    console.print(f"  data: {attrs.get('data_path')}  epochs: {summary['epochs_done']}/{config.get('epochs')}  "
+                  f"device: {attrs.get('device')}  seed: {attrs.get('seed')}")
+    console.print(f"  versions: {', '.join(f'{k} {v}' for k, v in attrs.get('versions', {}).items())}")
+    console.print(f"  checkpoints: {', '.join(summary['checkpoints']) or '-'}  analyses: {', '.join(summary['analyses']) or '-'}")
+    if attrs.get("final_metrics"):
+        metrics = ", ".join(f"{k} {v:.4g}" for k, v in attrs["final_metrics"].items())
+        console.print(f"  final metrics (best member {attrs.get('best_member')}): {metrics}")
+    if attrs.get("error"):
+        console.print(f"  error: {attrs['error']}")
+
+
 @app.command("info")
 def info_command(
     store: Annotated[Path, typer.Argument(help="A data store (or run store) to summarise.")],
@@ -90,7 +110,12 @@ def info_command(
     from dsr.info import describe
 
     summary = describe(store)
-    _print_json(summary) if json_ else _print_summary(summary)
+    if json_:
+        _print_json(summary)
+    elif summary["kind"] == "run":
+        _print_run_summary(summary)
+    else:
+        _print_summary(summary)
 
 
 @app.command("check")

@@ -79,12 +79,11 @@ def prepare_data(config: FitConfig, data: Path, test: Path | None) -> tuple[Time
 
 def build_model(config: FitConfig, train: TimeSeries, device: torch.device) -> LatentModel:
     """The freshly initialised ensemble for ``config`` (member e has seed config.seed + e)."""
-    n_obs = train.n_variables
     try:
         return make_model(
             config.model,
-            n_obs=n_obs,
-            latent=config.latent or n_obs,
+            n_obs=train.n_variables,
+            latent=config.latent,
             hidden=config.hidden if config.model in ("shplrnn", "clipped-shplrnn") else None,
             relus=config.relus if config.model == "alrnn" else None,
             bases=config.bases if config.model == "dendplrnn" else None,
@@ -118,6 +117,9 @@ def fit(
     config = config or FitConfig()
     data = Path(data)
     train, held_out, mean, scale = prepare_data(config, data, None if test is None else Path(test))
+    if config.latent is None:
+        # Store the resolved size, not "default".
+        config = config.model_copy(update={"latent": train.n_variables})
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     model = build_model(config, train, device)

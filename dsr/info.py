@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
-from dsr.zarrstore import open_store
+from dsr.zarrstore import open_store, require_store
 
 
 def _column_stats(values: np.ndarray, labels: list[str]) -> dict[str, dict[str, float | int]]:
@@ -28,6 +29,23 @@ def _column_stats(values: np.ndarray, labels: list[str]) -> dict[str, dict[str, 
     return stats
 
 
+def describe_run(path: str | os.PathLike) -> dict:
+    """Summarise a run store: status, config, versions, progress and final metrics."""
+    from dsr import runstore
+
+    attrs = runstore.read_attrs(path)
+    history = runstore.read_group(path, runstore.HISTORY) if (Path(path) / runstore.HISTORY).exists() else None
+    return {
+        "path": str(path),
+        "kind": "run",
+        "status": attrs.get("status"),
+        "epochs_done": 0 if history is None else int(history["epoch"].values[-1]),
+        "checkpoints": runstore.list_groups(path, runstore.PARAMS),
+        "analyses": runstore.list_groups(path, runstore.ANALYSIS),
+        "attrs": attrs,
+    }
+
+
 def describe(path: str | os.PathLike) -> dict:
     """Summarise a data store: each variable's dims, sizes, dtype and per-column statistics.
 
@@ -35,7 +53,10 @@ def describe(path: str | os.PathLike) -> dict:
     infinite counts so that the user can see what validation would complain about.
     """
     from dsr.data import sampling_interval
+    from dsr.runstore import STORE_KIND, read_attrs
 
+    if read_attrs(require_store(path)).get("dsr_store") == STORE_KIND:
+        return describe_run(path)
     ds = open_store(path)
     variables = {}
     for name, da in ds.data_vars.items():

@@ -81,7 +81,7 @@ class Run:
         dtype = next(model.parameters()).dtype
         if z0 is None:
             z0 = self.trajectory["z"].values[-1]
-        z = torch.as_tensor(np.broadcast_to(z0, (model.ensemble, len(z0))), dtype=dtype)
+        z = torch.tensor(np.broadcast_to(z0, (model.ensemble, len(z0))), dtype=dtype)
         with torch.no_grad():
             x = model.observe(model.generate(n, z0=z))[member].numpy()
         return x if standardized else self.unstandardize(x)

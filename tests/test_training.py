@@ -1,0 +1,254 @@
+"""Fitting: loss and forcing maths, ensembles, resume, Ctrl-C, divergence rollback, bad options."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+import dsr
+from dsr import runstore
+from dsr.models import make_model
+from dsr.simulate import simulate
+from dsr.training import trainer as trainer_module
+from dsr.training.config import FitConfig
+from dsr.training.forcing import alpha_estimate, predictability_tau
+from dsr.training.loss import forced_rollout
+from dsr.zarrstore import write_dataset
+from tests.test_data import assert_one_line_error
+
+TINY = dict(
+    epochs=3, batches_per_epoch=3, batch_size=4, sequence_length=20, eval_every=1, eval_steps=400, dtype="float64", hidden=8
+)
+
+
+@pytest.fixture(scope="module")
+def lorenz_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "lorenz.zarr"
+    return write_dataset(simulate("lorenz63", 2500, noise=0.05, seed=0), path)
+
+
+def _fit(store: Path, out: Path, name: str, **options) -> Path:
+    return dsr.fit(store, FitConfig(**(TINY | options)), out=out, name=name)
+
+
+def _params(path: Path, checkpoint: str = "last") -> xr.Dataset:
+    return runstore.read_group(path, f"params/{checkpoint}")
+
+
+# --- maths ------------------------------------------------------------------------------------------
+
+
+def test_full_forcing_gives_one_step_predictions_from_the_data() -> None:
+    model = make_model("alrnn", n_obs=3, latent=5, relus=2, seeds=[3], dtype=torch.float64)
+    x = torch.randn(1, 4, 11, 3, dtype=torch.float64)
+    predictions = forced_rollout(model, x, [torch.ones(1, dtype=torch.float64)] * 10)
+    # With α = 1 the observed units are reset to the data after every step, the unobserved run on.
+    z = model.initial_state(x[:, :, 0])
+    for t in range(1, 11):
+        z = model.step(z)
+        torch.testing.assert_close(predictions[:, :, t - 1], model.observe(z))
+        z = torch.cat((x[:, :, t], z[..., 3:]), dim=-1)
+
+
+def test_zero_forcing_is_a_free_run() -> None:
+    model = make_model("shplrnn", n_obs=3, latent=3, hidden=6, seeds=[1], dtype=torch.float64)
+    x = torch.randn(1, 2, 9, 3, dtype=torch.float64)
+    predictions = forced_rollout(model, x, [torch.zeros(1, dtype=torch.float64)] * 8)
+    free = model.generate(9, x0=x[:, :, 0])
+    torch.testing.assert_close(predictions, model.observe(free[:, :, 1:]))
+
+
+def test_agtf_alpha_from_the_jacobian_bound() -> None:
+    # A linear PLRNN with A = 2 I and W = 0 has J = 2 I everywhere: G = 2, α̂ = 1 − 1/G = 0.5.
+    model = make_model("plrnn", n_obs=2, latent=2, seeds=[0, 1], dtype=torch.float64)
+    with torch.no_grad():
+        model.A.fill_(2.0)
+        model.W.zero_()
+    estimate = alpha_estimate(model, torch.randn(2, 3, 7, 2, dtype=torch.float64))
+    torch.testing.assert_close(estimate, torch.tensor([0.5, 0.5], dtype=torch.float64))
+    with torch.no_grad():
+        model.A.fill_(0.5)  # contracting: no forcing needed
+    assert alpha_estimate(model, torch.randn(2, 3, 7, 2, dtype=torch.float64)).tolist() == [0.0, 0.0]
+
+
+def test_predictability_tau_is_about_the_lorenz_predictability_time() -> None:
+    values = simulate("lorenz63", 20_000, seed=0)["x"].values.astype(float)[None]
+    tau = predictability_tau(values)
+    # Mikhaeil et al.: τ_pred = ln 2 / λ_max ≈ 46 steps at dt 0.01; BPTT_TF's estimator lands near it.
+    assert 10 <= tau <= 80, tau
+
+
+# --- the run store ----------------------------------------------------------------------------------
+
+
+def test_fit_writes_a_complete_run_store(lorenz_store: Path, tmp_path: Path, run_cli) -> None:
+    path = _fit(lorenz_store, tmp_path, "r", model="alrnn", latent=5, relus=2, ensemble=2)
+    attrs = runstore.read_attrs(path)
+    assert attrs["status"] == "finished" and attrs["dsr_store"] == "run"
+    assert attrs["config"]["latent"] == 5 and attrs["config"]["ensemble"] == 2
+    assert set(attrs["versions"]) >= {"dsr", "torch", "numpy", "python"}
+    assert attrs["device"] == "cpu" and attrs["seed"] == 0 and len(attrs["data_hash"]) == 64
+    assert runstore.list_groups(path, "params") == ["best", "last"]
+    history = runstore.read_group(path, "history")
+    assert history.sizes == {"epoch": 3, "member": 2} and history["evaluated"].values.all()
+    best_epochs = _params(path, "best").attrs["epoch"]
+    d_stsp = history["d_stsp"].values
+    for e in range(2):  # each member's best checkpoint is its epoch of lowest D_stsp
+        assert best_epochs[e] == int(np.argmin(d_stsp[:, e])) + 1
+    run = dsr.load_run(path)
+    assert run.metrics.sizes == {"checkpoint": 2, "member": 2}
+    assert run.trajectory["x"].dims == ("time", "variable") and run.trajectory.sizes["time"] >= 10_000
+    generated = run.generate(50)
+    assert generated.shape == (50, 3) and np.isfinite(generated).all()
+    info = json.loads(run_cli("info", path, "--json").out)
+    assert info["kind"] == "run" and info["status"] == "finished" and info["epochs_done"] == 3
+
+
+def test_evaluate_command_stores_and_prints(lorenz_store: Path, tmp_path: Path, run_cli) -> None:
+    path = _fit(lorenz_store, tmp_path, "r")
+    result = run_cli("evaluate", path, "--steps", "300", "--json")
+    assert result.code == 0, result.err
+    rows = json.loads(result.out)["rows"]
+    assert [r["checkpoint"] for r in rows] == ["best", "last"]
+    assert all(r["d_stsp"] >= 0 and r["pe"] >= 0 for r in rows)
+    assert runstore.read_group(path, "metrics").attrs["steps"] == 300
+
+
+# --- reproducibility ----------------------------------------------------------------------------------
+
+
+def test_same_seed_same_run(lorenz_store: Path, tmp_path: Path) -> None:
+    a, b = (_fit(lorenz_store, tmp_path, name) for name in ("a", "b"))
+    xr.testing.assert_identical(_params(a), _params(b))
+
+
+def test_ensemble_equals_separate_fits(lorenz_store: Path, tmp_path: Path) -> None:
+    ensemble = _params(_fit(lorenz_store, tmp_path, "ens", seed=5, ensemble=2))
+    for e, seed in enumerate((5, 6)):
+        single = _params(_fit(lorenz_store, tmp_path, f"s{seed}", seed=seed))
+        for name in single.data_vars:
+            np.testing.assert_allclose(ensemble[name].values[e], single[name].values[0], rtol=1e-9, atol=1e-12)
+
+
+def _interrupt_after(epochs: int):
+    def progress(info: dict) -> None:
+        if info["epoch"] == epochs:
+            raise KeyboardInterrupt
+
+    return progress
+
+
+def test_resumed_fit_equals_uninterrupted(lorenz_store: Path, tmp_path: Path) -> None:
+    config = FitConfig(**(TINY | {"epochs": 4, "forcing": "agtf", "noise": 0.05}))
+    full = dsr.fit(lorenz_store, config, out=tmp_path, name="full")
+    with pytest.raises(KeyboardInterrupt):
+        dsr.fit(lorenz_store, config, out=tmp_path, name="cut", progress=_interrupt_after(2))
+    cut = tmp_path / "cut.zarr"
+    assert runstore.read_attrs(cut)["status"] == "interrupted"
+    assert _params(cut).attrs["epoch"] == 2
+    dsr.resume(cut)
+    assert runstore.read_attrs(cut)["status"] == "finished"
+    xr.testing.assert_identical(_params(full).drop_attrs(), _params(cut).drop_attrs())
+    full_history, cut_history = (runstore.read_group(p, "history") for p in (full, cut))
+    np.testing.assert_array_equal(full_history["loss"].values, cut_history["loss"].values)
+
+
+def test_ctrl_c_saves_marks_interrupted_and_exits_130(lorenz_store: Path, tmp_path: Path, run_cli, monkeypatch) -> None:
+    calls = {"n": 0}
+    original = trainer_module.Trainer.train_epoch
+
+    def train_then_interrupt(self):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(trainer_module.Trainer, "train_epoch", train_then_interrupt)
+    args = ["--epochs", "5", "--sequence-length", "20", "--out", tmp_path, "--name", "c", "--quiet"]
+    result = run_cli("fit", lorenz_store, *args, "--config", _toml(tmp_path))
+    assert result.code == 130 and "--resume" in result.err
+    path = tmp_path / "c.zarr"
+    assert runstore.read_attrs(path)["status"] == "interrupted"
+    assert _params(path).attrs["epoch"] == 2  # the last completed epoch was saved
+    monkeypatch.undo()
+    assert run_cli("fit", lorenz_store, "--resume", path, "--quiet").code == 0
+    assert runstore.read_attrs(path)["status"] == "finished"
+
+
+def _toml(tmp_path: Path) -> Path:
+    path = tmp_path / "fit.toml"
+    path.write_text("batches_per_epoch = 2\nbatch_size = 4\neval_every = 1\neval_steps = 300\nhidden = 8\n")
+    return path
+
+
+# --- divergence -------------------------------------------------------------------------------------------
+
+
+def test_divergence_rolls_back_with_halved_learning_rate(lorenz_store: Path, tmp_path: Path, monkeypatch) -> None:
+    original = trainer_module.member_losses
+    calls = {"n": 0}
+
+    def nan_once(*args, **kwargs):
+        calls["n"] += 1
+        loss = original(*args, **kwargs)
+        return loss * np.nan if calls["n"] == 4 else loss  # first batch of epoch 2
+
+    monkeypatch.setattr(trainer_module, "member_losses", nan_once)
+    path = _fit(lorenz_store, tmp_path, "div")
+    history = runstore.read_group(path, "history")
+    assert history["rollbacks"].values.tolist() == [0, 1, 1]
+    config = FitConfig(**TINY)
+    expected_lr = config.lr_start * (config.lr_end / config.lr_start) ** 0.5 * 0.5
+    assert history["lr"].values[1] == pytest.approx(expected_lr)
+    assert runstore.read_attrs(path)["status"] == "finished"
+
+
+def test_persistent_divergence_fails_with_a_clear_message(lorenz_store: Path, tmp_path: Path, run_cli, monkeypatch) -> None:
+    original = trainer_module.member_losses
+    monkeypatch.setattr(trainer_module, "member_losses", lambda *a, **k: original(*a, **k) * np.inf)
+    result = run_cli("fit", lorenz_store, "--out", tmp_path, "--name", "bad", "--quiet", "--config", _toml(tmp_path), "--epochs", "2", "--sequence-length", "20")
+    assert_one_line_error(result, "diverged", "3 rollbacks")
+    assert runstore.read_attrs(tmp_path / "bad.zarr")["status"] == "failed"
+
+
+# --- bad options --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--latent", "-3"], "latent"),
+        (["--hidden", "0"], "hidden"),
+        (["--model", "alrnn", "--latent", "3", "--relus", "5"], "relus (5) exceeds latent (3)"),
+        (["--model", "alrnn", "--relus", "5"], "relus (5) exceeds latent (3)"),
+        (["--model", "lstm"], "model"),
+        (["--alpha", "1.5"], "alpha"),
+        (["--alpha", "-0.1"], "alpha"),
+        (["--epochs", "0"], "epochs"),
+        (["--ensemble", "0"], "ensemble"),
+        (["--forcing", "tbptt"], "forcing"),
+        (["--sequence-length", "5000"], "sequence length"),
+        (["--device", "tpu"], "device"),
+        (["--latent", "2"], "latent (2) is smaller than n_obs (3)"),
+    ],
+)
+def test_bad_fit_options(lorenz_store: Path, tmp_path: Path, run_cli, args: list[str], fragment: str) -> None:
+    assert_one_line_error(run_cli("fit", lorenz_store, "--out", tmp_path, "--name", "x", "--quiet", *args), fragment)
+    assert not (tmp_path / "x.zarr").exists()
+
+
+def test_bad_config_file(lorenz_store: Path, tmp_path: Path, run_cli) -> None:
+    (tmp_path / "bad.toml").write_text("alpha = [1\n")
+    assert_one_line_error(run_cli("fit", lorenz_store, "--config", tmp_path / "bad.toml"), "not valid TOML")
+    (tmp_path / "unknown.toml").write_text("learning_rate = 0.1\n")
+    assert_one_line_error(run_cli("fit", lorenz_store, "--config", tmp_path / "unknown.toml"), "learning_rate")
+    assert_one_line_error(run_cli("fit", lorenz_store, "--config", tmp_path / "none.toml"), "does not exist")
+
+
+def test_resume_needs_a_run_store(lorenz_store: Path, run_cli) -> None:
+    assert_one_line_error(run_cli("fit", lorenz_store, "--resume", lorenz_store), "not a dsr run store")

@@ -1,0 +1,123 @@
+"""Choose `dsr fit` defaults by measurement: many configurations on the reference Lorenz-63 pair, in parallel.
+
+Each configuration is fitted in its own process (one thread each, several seeds as ensemble
+members) on `lorenz63_noisy_train.npy` and evaluated on `lorenz63_test.npy` with the fit
+issue's protocol (best checkpoint, free run as long as the test set after a transient). Runs
+still going when the wall-clock budget ends are stopped; their rows show the best held-out
+D_stsp of their history (on `eval_steps` steps, not the full protocol) and are marked partial.
+
+Usage: python benchmarks/sweep_defaults.py [--reference DIR] [--budget SECONDS] [--seeds 3]
+       [--only NAME,NAME] [--out DIR] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+COMMON = {"epochs": 150, "eval_every": 10}
+CONFIGS: dict[str, dict] = {
+    "cshp50-agtf.999": {},
+    "cshp50-agtf.995": {"agtf_decay": 0.995},
+    "cshp50-agtf.99": {"agtf_decay": 0.99},
+    "cshp50-gtf0.1": {"forcing": "gtf", "alpha": 0.1},
+    "cshp50-gtf0.3to0.05": {"forcing": "gtf", "alpha": 0.3, "alpha_end": 0.05},
+    "cshp100-agtf.995": {"hidden": 100, "agtf_decay": 0.995},
+    "cshp200-agtf.995": {"hidden": 200, "agtf_decay": 0.995},
+    "shp100-agtf.995": {"model": "shplrnn", "hidden": 100, "agtf_decay": 0.995},
+    "cshp50-agtf.995-T50": {"agtf_decay": 0.995, "sequence_length": 50},
+    "cshp100-gtf0.1-lr3e-3": {"hidden": 100, "forcing": "gtf", "alpha": 0.1, "lr_start": 3e-3},
+    "alrnn20-stf16": {"model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.05},
+    "alrnn20-agtf.995": {"model": "alrnn", "latent": 20, "relus": 2, "agtf_decay": 0.995},
+    "alrnn20-gtf0.1": {"model": "alrnn", "latent": 20, "relus": 2, "forcing": "gtf", "alpha": 0.1},
+    "alrnn20-stf16-lr3e-3": {"model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "lr_start": 3e-3},
+}
+
+
+def _worker(name: str, options: dict, train: str, test: str, out: str) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    import dsr
+    from dsr.training.config import FitConfig
+
+    dsr.fit(train, FitConfig(**options), test=test, out=out, name=name, overwrite=True)
+
+
+def _summary(path: Path) -> dict:
+    from dsr import runstore
+
+    if not (path / "zarr.json").exists():
+        return {"status": "not started"}
+    attrs = runstore.read_attrs(path)
+    row = {"status": attrs["status"], "params": attrs.get("n_parameters")}
+    if (path / "history").exists():
+        history = runstore.read_group(path, "history")
+        evaluated = history["evaluated"].values
+        row["epochs_done"] = int(history["epoch"].values[-1])
+        row["seconds"] = float(history["time"].values[-1])
+        row["history_best_d_stsp"] = np.nanmin(history["d_stsp"].values[evaluated], axis=0).tolist()
+        row["history_best_d_h"] = np.nanmin(history["d_h"].values[evaluated], axis=0).tolist()
+    if attrs["status"] == "finished":
+        metrics = runstore.read_group(path, "metrics").sel(checkpoint="best")
+        row |= {k: metrics[k].values.tolist() for k in ("d_stsp", "d_h", "pe")}
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    default_reference = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "reference"
+    parser.add_argument("--reference", type=Path, default=Path(os.environ.get("DSR_REFERENCE", default_reference)))
+    parser.add_argument("--budget", type=float, default=3600.0)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--only", default=None)
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--epochs", type=int, default=None)
+    args = parser.parse_args()
+
+    from dsr.data import to_dataset
+    from dsr.zarrstore import write_dataset
+
+    names = args.only.split(",") if args.only else list(CONFIGS)
+    folder = Path(args.out or tempfile.mkdtemp())
+    stores = {}
+    for part, file in (("train", "lorenz63_noisy_train.npy"), ("test", "lorenz63_test.npy")):
+        values = np.load(args.reference / file).astype(np.float64)
+        stores[part] = str(write_dataset(to_dataset(values, 0.01, dtype=np.float64), folder / f"l63_{part}.zarr", overwrite=True))
+
+    ctx = mp.get_context("spawn")
+    procs = {}
+    for name in names:
+        options = COMMON | {"ensemble": args.seeds} | CONFIGS[name]
+        if args.epochs:
+            options["epochs"] = args.epochs
+        proc = ctx.Process(target=_worker, args=(name, options, stores["train"], stores["test"], str(folder)))
+        proc.start()
+        procs[name] = proc
+    start = time.perf_counter()
+    while any(p.is_alive() for p in procs.values()) and time.perf_counter() - start < args.budget:
+        time.sleep(5)
+    for proc in procs.values():
+        if proc.is_alive():
+            proc.terminate()
+    rows = {name: _summary(folder / f"{name}.zarr") for name in names}
+    print(f"{'config':26s} {'status':11s} {'ep':>4s} {'s':>6s}  best D_stsp per seed (protocol | history)   D_H")
+    for name, row in rows.items():
+        d = row.get("d_stsp", row.get("history_best_d_stsp", []))
+        h = row.get("d_h", row.get("history_best_d_h", []))
+        kind = "final" if "d_stsp" in row else "hist"
+        print(f"{name:26s} {row['status']:11s} {row.get('epochs_done', 0):4d} {row.get('seconds', 0):6.0f}  {kind} {np.round(d, 3)}  {np.round(h, 3)}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

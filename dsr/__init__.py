@@ -9,6 +9,10 @@ def __getattr__(name: str):
         from dsr import fitting
 
         return getattr(fitting, name)
+    if name == "analyze":
+        from dsr import analyzing
+
+        return analyzing.analyze
     if name in ("load_run", "evaluate_run", "Run"):
         from dsr import run
 

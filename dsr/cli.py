@@ -305,6 +305,53 @@ def evaluate_command(
     Console().print(out)
 
 
+@app.command("analyze")
+def analyze_command(
+    target: Annotated[str, typer.Argument(help="A run store, or a built-in system name (see `dsr simulate --list`).")],
+    order: Annotated[Optional[int], typer.Option(help="Cycles up to this order (runs; default 2). Systems: fixed points only.")] = None,
+    param: Annotated[Optional[list[str]], typer.Option(help="System parameter NAME=VALUE (repeatable).")] = None,
+    checkpoint: Annotated[str, typer.Option(help="Checkpoint of the run.")] = "best",
+    member: Annotated[Optional[int], typer.Option(help="Ensemble member (default: the run's best).")] = None,
+    steps: Annotated[int, typer.Option(help="Lyapunov steps of the model.")] = 20_000,
+    trajectory_steps: Annotated[int, typer.Option(help="Free-run length for symbolic codes and dimensions.")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Seed for initial conditions and SCYFI.")] = 0,
+    write: Annotated[bool, typer.Option("--write/--no-write", help="Store the analysis groups in the run.")] = True,
+    json_: JsonOption = False,
+) -> None:
+    """Lyapunov spectrum, dimensions, fixed points/cycles and symbolic codes of a run's model against its ground truth, or of a built-in system."""
+    from dsr.analyzing import analyze_command as run_analysis
+
+    run_analysis(
+        target, order=order, json_=json_, param=param, checkpoint=checkpoint, member=member,
+        steps=steps, trajectory_steps=trajectory_steps, seed=seed, write=write, echo=typer.echo,
+    )
+
+
+@app.command("app")
+def app_command(
+    root: Annotated[Path, typer.Argument(help="Folder holding run and data stores (searched 4 levels deep).")] = Path("runs"),
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8050,
+    host: Annotated[
+        str, typer.Option(help="Address to bind; the default serves this machine only (pass e.g. 0.0.0.0 explicitly to serve others).")
+    ] = "127.0.0.1",
+) -> None:
+    """Browse runs, analyses and data stores in a web browser (read-only Dash dashboard)."""
+    from dsr.app import serve
+
+    serve(root, host=host, port=port)
+
+
+@app.command("plot")
+def plot_command(
+    run: Annotated[Path, typer.Argument(help="A run store written by `dsr fit`.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Figure file; the format follows the suffix (.pdf, .svg, .png).")],
+) -> None:
+    """Write the run page's key figures with matplotlib, for papers."""
+    from dsr.app.paper_figures import write_figures
+
+    typer.echo(str(write_figures(run, out)))
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning user errors into one line and exit 2."""
     try:

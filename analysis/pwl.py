@@ -1,0 +1,421 @@
+"""The Numba face of the PLRNN-family models: one normal form for every piecewise-linear kind.
+
+Every kind of ``dsr.models`` is the map (``dsr/models/base.py``; reference note
+models_training_metrics.md §1, §5.1)
+
+    z' = A ⊙ z + V φ(U z) + h,
+
+with pre-activation u = U z ∈ R^L, read-out V ∈ R^{M×L}, bias h, and a piecewise-linear φ that
+acts unit by unit. Here φ is written with one threshold per pattern bit j: bit j watches hidden
+unit k(j) and is on iff u_{k(j)} − t_j > 0, and
+
+    φ_k(u) = ℓ_k u_k + Σ_{j: k(j)=k} w_j [u_k − t_j]_+ .
+
+So in the linear region named by the bit pattern π, φ(u) = g(π) ⊙ u + c(π) with
+g_k = ℓ_k + Σ_{j→k} w_j π_j and c_k = −Σ_{j→k} w_j t_j π_j, and the step is the affine map
+
+    z ↦ (diag(A) + V diag(g) U) z + V c + h,
+
+whose matrix is also the Jacobian everywhere in the region. The kinds are (bits in the order of
+the torch ``pattern``):
+
+| kind | U | V | ℓ | bit j: unit, threshold t_j, weight w_j |
+|---|---|---|---|---|
+| plrnn | I (mean-centred: I − 11ᵀ/M) | W, diagonal zeroed | 0 | j, 0, 1 |
+| alrnn (P ReLUs) | I | W | 1 on the first M−P units | M−P+j, 0, 1 |
+| shplrnn | W₂ | W₁ | 0 | j, −h₂_j, 1 |
+| clipped-shplrnn | W₂ | W₁ | 0 | j < L: j, −h₂_j, 1; L+j: j, 0, −1 |
+| dendplrnn (B bases) | I | W, diagonal zeroed | 0 | m·B+b: m, H_{mb}, α_b |
+
+External inputs C s are left out: the analysis studies the autonomous map (s = 0).
+
+The model is packed into one float64 vector ``p`` (header M, L, n_bits, U-is-identity, then
+A, V, U, h, ℓ, k, t, w), so that its step and Jacobian have the signatures of the
+``dsr.systems`` kernels (``VECTOR_FIELD``/``JACOBIAN``) and every tool that takes a system also
+takes a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from itertools import product
+from math import comb
+
+import numpy as np
+from numba import njit, types
+from numpy.typing import ArrayLike
+
+from dsr.systems import integrate
+
+from .linalg import matvec_into
+
+KINDS = ("plrnn", "alrnn", "shplrnn", "clipped-shplrnn", "dendplrnn")
+
+_VEC = types.float64[::1]
+_MAT = types.float64[:, ::1]
+_BITS = types.uint8[::1]
+_HEADER = 4
+
+
+# ----- Numba kernels on the packed vector p ---------------------------------------------------------
+
+
+@njit(cache=True)
+def unpack(p):
+    """Views (M, L, n_bits, identity, A, V, U, h, ℓ, k, t, w) into the packed parameters ``p``."""
+    m, l, nb = int(p[0]), int(p[1]), int(p[2])
+    identity = p[3] != 0.0
+    o = _HEADER
+    a = p[o : o + m]
+    o += m
+    v = p[o : o + m * l].reshape((m, l))
+    o += m * l
+    u = p[o : o + l * m].reshape((l, m))
+    o += l * m
+    h = p[o : o + m]
+    o += m
+    lin = p[o : o + l]
+    o += l
+    unit = p[o : o + nb]
+    o += nb
+    thr = p[o : o + nb]
+    o += nb
+    wt = p[o : o + nb]
+    return m, l, nb, identity, a, v, u, h, lin, unit, thr, wt
+
+
+# The ``*_into`` kernels take the views of `unpack` (``parts``) and write into caller-owned buffers:
+# the cycle searches call them millions of times, where unpacking and allocating each time would
+# dominate the cost.
+
+
+@njit(cache=True)
+def preactivation_into(z, parts, pre):
+    """pre = U z."""
+    m, l, nb, identity, a, v, u, h, lin, unit, thr, wt = parts
+    if identity:
+        pre[:] = z
+    else:
+        matvec_into(u, z, pre)
+
+
+@njit(cache=True)
+def bits_into(pre, parts, bits):
+    """bits_j = 1[pre_{k(j)} − t_j > 0]: the region pattern."""
+    m, l, nb, identity, a, v, u, h, lin, unit, thr, wt = parts
+    for j in range(nb):
+        bits[j] = 1 if pre[int(unit[j])] - thr[j] > 0.0 else 0
+
+
+@njit(cache=True)
+def step_into(z, pre, parts, phi, out):
+    """out = A ⊙ z + V φ(pre) + h, with pre = U z; phi is workspace (L,)."""
+    m, l, nb, identity, a, v, u, h, lin, unit, thr, wt = parts
+    for k in range(l):
+        phi[k] = lin[k] * pre[k]
+    for j in range(nb):
+        k = int(unit[j])
+        d = pre[k] - thr[j]
+        if d > 0.0:
+            phi[k] += wt[j] * d
+    matvec_into(v, phi, out)
+    for i in range(m):
+        out[i] += a[i] * z[i] + h[i]
+
+
+@njit(cache=True)
+def matrix_into(g, parts, matrix):
+    """matrix = diag(A) + V diag(g) U: the region matrix for slopes g."""
+    m, l, nb, identity, a, v, u, h, lin, unit, thr, wt = parts
+    for i in range(m):
+        for j in range(m):
+            matrix[i, j] = 0.0
+        for k in range(l):
+            vg = v[i, k] * g[k]
+            if vg == 0.0:
+                continue
+            if identity:
+                matrix[i, k] += vg
+            else:
+                for j in range(m):
+                    matrix[i, j] += vg * u[k, j]
+        matrix[i, i] += a[i]
+
+
+@njit(cache=True)
+def region_into(bits, parts, g, c, matrix, offset):
+    """matrix and offset = V c + h of region ``bits``; g, c workspace (L,)."""
+    m, l, nb, identity, a, v, u, h, lin, unit, thr, wt = parts
+    g[:] = lin
+    c[:] = 0.0
+    for j in range(nb):
+        if bits[j]:
+            k = int(unit[j])
+            g[k] += wt[j]
+            c[k] -= wt[j] * thr[j]
+    matvec_into(v, c, offset)
+    offset += h
+    matrix_into(g, parts, matrix)
+
+
+@njit(_VEC(_VEC, _VEC), cache=True)
+def step(z, p):
+    """z' = A ⊙ z + V φ(U z) + h."""
+    parts = unpack(p)
+    m, l = parts[0], parts[1]
+    pre, phi, out = np.empty(l), np.empty(l), np.empty(m)
+    preactivation_into(z, parts, pre)
+    step_into(z, pre, parts, phi, out)
+    return out
+
+
+@njit(_BITS(_VEC, _VEC), cache=True)
+def pattern(z, p):
+    """The region's bit pattern π_j = 1[u_{k(j)} − t_j > 0]."""
+    parts = unpack(p)
+    pre = np.empty(parts[1])
+    bits = np.empty(parts[2], dtype=np.uint8)
+    preactivation_into(z, parts, pre)
+    bits_into(pre, parts, bits)
+    return bits
+
+
+@njit(types.Tuple((_MAT, _VEC))(_BITS, _VEC), cache=True)
+def affine(bits, p):
+    """(matrix, offset) of the affine map of region ``bits``: z' = matrix z + offset there."""
+    parts = unpack(p)
+    m, l = parts[0], parts[1]
+    matrix, offset = np.empty((m, m)), np.empty(m)
+    region_into(bits, parts, np.empty(l), np.empty(l), matrix, offset)
+    return matrix, offset
+
+
+@njit(_MAT(_VEC, _VEC), cache=True)
+def jacobian(z, p):
+    """∂z'/∂z = diag(A) + V diag(g(π(z))) U: the matrix of z's region."""
+    parts = unpack(p)
+    m, l, nb, identity, a, v, u, h, lin, unit, thr, wt = parts
+    pre = np.empty(l)
+    preactivation_into(z, parts, pre)
+    g = lin.copy()
+    for j in range(nb):
+        k = int(unit[j])
+        if pre[k] - thr[j] > 0.0:
+            g[k] += wt[j]
+    matrix = np.empty((m, m))
+    matrix_into(g, parts, matrix)
+    return matrix
+
+
+@njit(types.uint8[:, ::1](_MAT, _VEC), cache=True)
+def patterns(states, p):
+    """Bit patterns (T, n_bits) of states (T, M)."""
+    nb = int(p[2])
+    out = np.empty((states.shape[0], nb), dtype=np.uint8)
+    for t in range(states.shape[0]):
+        out[t] = pattern(states[t], p)
+    return out
+
+
+# ----- the model object ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PWLModel:
+    """One piecewise-linear model in the normal form of the module docstring.
+
+    It has the face of a ``dsr.systems`` map (``kind == "map"``, ``dim``, ``param_array``,
+    ``numba_rhs``, ``numba_jacobian``), so the Lyapunov tools take it as they take a system;
+    ``model_kind`` names the PLRNN-family kind. Build it with `from_params`.
+    """
+
+    model_kind: str
+    param_array: np.ndarray
+
+    kind = "map"
+
+    @property
+    def numba_rhs(self):
+        """The jitted step ``(z, p) -> z'`` (a ``VECTOR_FIELD`` for the systems kernels)."""
+        return step
+
+    @property
+    def numba_jacobian(self):
+        """The jitted Jacobian ``(z, p) -> (M, M)`` (a ``JACOBIAN``)."""
+        return jacobian
+
+    @property
+    def dim(self) -> int:
+        """Latent dimension M."""
+        return int(self.param_array[0])
+
+    @property
+    def pattern_size(self) -> int:
+        """Number of bits of a region pattern."""
+        return int(self.param_array[2])
+
+    @property
+    def identity_preactivation(self) -> bool:
+        """Whether U = I (the unit-wise kinds but the mean-centred PLRNN)."""
+        return bool(self.param_array[3])
+
+    def parts(self) -> tuple:
+        """The views (M, L, n_bits, identity, A, V, U, h, ℓ, k, t, w) of the packed parameters."""
+        return unpack(self.param_array)
+
+    def step(self, z: ArrayLike) -> np.ndarray:
+        """The next state of one state z (M,)."""
+        return step(_state(z, self.dim), self.param_array)
+
+    def jacobian(self, z: ArrayLike) -> np.ndarray:
+        """The Jacobian (M, M) at z."""
+        return jacobian(_state(z, self.dim), self.param_array)
+
+    def pattern(self, z: ArrayLike) -> np.ndarray:
+        """Region pattern (uint8 bits) of one state (M,) or of states (T, M)."""
+        z = np.ascontiguousarray(z, dtype=np.float64)
+        if z.ndim == 2 and z.shape[1] == self.dim:
+            return patterns(z, self.param_array)
+        return pattern(_state(z, self.dim), self.param_array)
+
+    def affine(self, bits: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """(matrix (M, M), offset (M,)) of the region with pattern ``bits``."""
+        bits = np.ascontiguousarray(bits, dtype=np.uint8)
+        if bits.shape != (self.pattern_size,):
+            raise ValueError(f"a region pattern has {self.pattern_size} bits, got shape {bits.shape}")
+        return affine(bits, self.param_array)
+
+    def trajectory(self, steps: int, z0: ArrayLike, transient: int = 0) -> np.ndarray:
+        """Free run (steps, M) from z0; row 0 is the state after ``transient`` steps."""
+        if steps < 1 or transient < 0:
+            raise ValueError(f"need steps >= 1 and transient >= 0, got steps={steps}, transient={transient}")
+        return integrate.simulate(step, _state(z0, self.dim), self.param_array, 0.0, int(steps), int(transient), False)
+
+    def unit_options(self) -> list[list[np.ndarray]]:
+        """Per pre-activation unit, the bit settings it can take, as lists of bit indices that are on.
+
+        A unit with thresholds t_(1) < ... < t_(n) lies in one of n + 1 intervals; in the i-th the
+        bits of its i smallest thresholds are on. Units without bits have the single option "none".
+        """
+        _, l, nb, _, _, _, _, _, _, unit, thr, _ = self.parts()
+        options = []
+        for k in range(l):
+            bits = np.flatnonzero(unit.astype(np.int64) == k)
+            order = bits[np.argsort(thr[bits], kind="stable")]
+            options.append([order[:i] for i in range(len(order) + 1)])
+        return options
+
+    def candidate_count(self) -> int:
+        """Number of patterns `candidate_patterns` enumerates: Π_k (thresholds on unit k + 1)."""
+        return int(np.prod([len(o) for o in self.unit_options()], dtype=object))
+
+    def candidate_patterns(self) -> np.ndarray:
+        """Every pattern that the thresholds of each unit allow, (n, n_bits) uint8.
+
+        With U = I these are exactly the model's regions; otherwise (shPLRNN, mean-centred PLRNN)
+        a superset: a pattern whose hyperplanes do not meet is never visited and never solves the
+        cycle equation consistently, so exhaustive searches stay exact.
+        """
+        options = [o for o in self.unit_options() if len(o) > 1]
+        out = np.zeros((self.candidate_count(), self.pattern_size), dtype=np.uint8)
+        for row, choice in enumerate(product(*options)):
+            for on in choice:
+                out[row, on] = 1
+        return out
+
+    def possible_regions(self) -> int:
+        """Number of linear regions: exact for U = I, else the arrangement bound.
+
+        n_b hyperplanes in general position cut R^r (r = rank U) into at most Σ_{i≤r} C(n_b, i)
+        regions (Buck 1943, 'Partition of space', Amer. Math. Monthly 50, 541); parallel
+        thresholds on one unit lower this to at most the candidate count, the smaller is returned.
+        """
+        candidates = self.candidate_count()
+        if self.identity_preactivation:
+            return candidates
+        _, _, nb, _, _, _, u, *_ = self.parts()
+        rank = int(np.linalg.matrix_rank(u))
+        return min(candidates, sum(comb(nb, i) for i in range(min(rank, nb) + 1)))
+
+
+def _state(z: ArrayLike, dim: int) -> np.ndarray:
+    arr = np.array(z, dtype=np.float64, order="C")
+    if arr.shape != (dim,):
+        raise ValueError(f"expected a state of shape ({dim},), got shape {arr.shape}")
+    return arr
+
+
+def pack(
+    a: ArrayLike,
+    v: ArrayLike,
+    u: ArrayLike | None,
+    h: ArrayLike,
+    linear: ArrayLike,
+    bits: tuple[ArrayLike, ArrayLike, ArrayLike],
+) -> np.ndarray:
+    """The packed vector of a normal form: A (M), V (M, L), U (L, M) or None for I, h, ℓ (L),
+    and the bits' (units, thresholds, weights)."""
+    a, v, h, linear = (np.asarray(x, dtype=np.float64) for x in (a, v, h, linear))
+    m, l = v.shape
+    identity = u is None
+    u = np.eye(m) if identity else np.asarray(u, dtype=np.float64)
+    units, thresholds, weights = (np.asarray(x, dtype=np.float64).ravel() for x in bits)
+    header = [m, l, units.size, 1.0 if identity else 0.0]
+    parts = (header, a, v.ravel(), u.ravel(), h, linear, units, thresholds, weights)
+    return np.ascontiguousarray(np.concatenate([np.asarray(x, dtype=np.float64).ravel() for x in parts]))
+
+
+def from_params(
+    kind: str, params: Mapping[str, ArrayLike], *, relus: int = 0, mean_centering: bool = False
+) -> PWLModel:
+    """The Numba face of one member of a ``dsr.models`` kind from its parameter arrays.
+
+    ``params`` maps the dataset names of ``dsr.models.io`` (A, W, h; W1, W2, h1, h2; alpha, H) to
+    arrays without the member dim; ``relus`` is P of the AL-RNN, ``mean_centering`` the mcPLRNN flag.
+    Raises ValueError for an unknown kind, missing parameters or inconsistent shapes.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown model kind {kind!r}; choose one of: {', '.join(KINDS)}")
+    needed = {"shplrnn": ("A", "W1", "W2", "h1", "h2"), "dendplrnn": ("A", "W", "h", "alpha", "H")}
+    needed["clipped-shplrnn"] = needed["shplrnn"]
+    names = needed.get(kind, ("A", "W", "h"))
+    missing = [n for n in names if n not in params]
+    if missing:
+        raise ValueError(f"{kind} parameters lack {', '.join(missing)}")
+    p = {n: np.asarray(params[n], dtype=np.float64) for n in names}
+    m = p["A"].shape[0] if p["A"].ndim == 1 else -1
+    if m < 1 or p["h" if "h" in p else "h1"].shape != (m,):
+        raise ValueError(f"{kind}: A and h must be vectors of the latent size, got {p['A'].shape}")
+    if kind in ("shplrnn", "clipped-shplrnn"):
+        return PWLModel(kind, _shallow(p, m, clipped=kind == "clipped-shplrnn"))
+    if p["W"].shape != (m, m):
+        raise ValueError(f"{kind}: W must be ({m}, {m}), got {p['W'].shape}")
+    if kind == "alrnn":
+        if not 0 <= relus <= m:
+            raise ValueError(f"alrnn: relus must be in 0..{m}, got {relus}")
+        linear = np.r_[np.ones(m - relus), np.zeros(relus)]
+        units = np.arange(m - relus, m)
+        return PWLModel(kind, pack(p["A"], p["W"], None, p["h"], linear, (units, np.zeros(relus), np.ones(relus))))
+    # PLRNN and dendPLRNN: W is off-diagonal (its diagonal is masked out of the torch maths too).
+    w = p["W"] - np.diag(np.diag(p["W"]))
+    if kind == "plrnn":
+        u = np.eye(m) - 1.0 / m if mean_centering else None
+        return PWLModel(kind, pack(p["A"], w, u, p["h"], np.zeros(m), (np.arange(m), np.zeros(m), np.ones(m))))
+    alpha, thresholds = p["alpha"], p["H"]
+    b = alpha.shape[0]
+    if thresholds.shape != (m, b):
+        raise ValueError(f"dendplrnn: H must be ({m}, {b}), got {thresholds.shape}")
+    units = np.repeat(np.arange(m), b)
+    return PWLModel(kind, pack(p["A"], w, None, p["h"], np.zeros(m), (units, thresholds.ravel(), np.tile(alpha, m))))
+
+
+def _shallow(p: dict[str, np.ndarray], m: int, clipped: bool) -> np.ndarray:
+    w1, w2, h2 = p["W1"], p["W2"], p["h2"]
+    l = h2.shape[0]
+    if w1.shape != (m, l) or w2.shape != (l, m):
+        raise ValueError(f"shplrnn: W1 must be ({m}, {l}) and W2 ({l}, {m}), got {w1.shape} and {w2.shape}")
+    units, thresholds, weights = np.arange(l), -h2, np.ones(l)
+    if clipped:
+        units, thresholds, weights = np.r_[units, units], np.r_[thresholds, np.zeros(l)], np.r_[weights, -np.ones(l)]
+    return pack(p["A"], w1, w2, p["h1"], np.zeros(l), (units, thresholds, weights))

@@ -1,0 +1,110 @@
+"""The stores the app may show: discovery under ROOT and the one gate from names to paths.
+
+Every store the app opens on behalf of a URL or a callback is named by its path relative to
+ROOT and goes through :func:`resolve`, which refuses anything that would land outside ROOT
+(``..``, absolute paths, symlinks pointing out). The only other path the app reads is a
+run's own declared input (its ``data_path`` attribute), which comes from the store, not
+from the user.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote
+
+from dsr import runstore
+from dsr.errors import DsrError
+from dsr.zarrstore import is_zarr_store
+
+MAX_DEPTH = 4
+"""How deep below ROOT stores are looked for (runs are usually ROOT/name.zarr)."""
+
+
+class Refused(DsrError):
+    """A requested store name the app will not open (outside ROOT, not a store, or the wrong kind)."""
+
+
+@dataclass(frozen=True)
+class StoreEntry:
+    """A store found under ROOT: its name (path relative to ROOT), path and kind."""
+
+    name: str
+    path: Path
+    kind: str  # "run", "data" or "unreadable"
+    error: str = ""
+
+
+def resolve(root: Path, name: str) -> Path:
+    """The store ``name`` (relative to ``root``, URL-quoted or not) as a path inside ``root``.
+
+    Raises :class:`Refused` for absolute names, ``..`` components, names that resolve
+    (through symlinks) outside ``root``, names that are not Zarr stores, and groups inside stores.
+    """
+    text = unquote(name or "").replace("\\", "/")
+    parts = PurePosixPath(text).parts
+    if not parts or text.startswith("/") or ".." in parts or ":" in parts[0]:
+        raise Refused(f"'{text}' is not a store name under the served folder")
+    root = root.resolve()
+    path = root.joinpath(*parts).resolve()
+    if not path.is_relative_to(root) or path == root:
+        raise Refused(f"'{text}' lies outside the served folder")
+    if not is_zarr_store(path) or any(is_zarr_store(p) for p in path.parents if p.is_relative_to(root) and p != root):
+        raise Refused(f"'{text}' is not a store under the served folder")
+    return path
+
+
+def _kind(path: Path) -> tuple[str, str]:
+    try:
+        attrs = runstore.read_attrs(path) if (path / "zarr.json").exists() else {}
+    except (OSError, json.JSONDecodeError) as err:
+        return "unreadable", f"zarr.json cannot be read ({err})"
+    return ("run" if attrs.get("dsr_store") == runstore.STORE_KIND else "data"), ""
+
+
+def scan(root: Path) -> list[StoreEntry]:
+    """All stores under ``root`` (not inside other stores, not hidden temporaries), sorted by name."""
+    root = root.resolve()
+    found: list[StoreEntry] = []
+
+    def walk(folder: Path, depth: int) -> None:
+        try:
+            children = sorted(folder.iterdir())
+        except OSError:
+            return
+        for child in children:
+            # Hidden names are the atomic writers' temporaries (.name.tmp-xxxx); symlinks out of
+            # ROOT are not listed, since resolve() would refuse to open them.
+            if child.name.startswith(".") or not child.is_dir() or not child.resolve().is_relative_to(root):
+                continue
+            if is_zarr_store(child):
+                kind, error = _kind(child)
+                found.append(StoreEntry(child.relative_to(root).as_posix(), child, kind, error))
+            elif depth < MAX_DEPTH:
+                walk(child, depth + 1)
+
+    walk(root, 1)
+    return found
+
+
+def stamp(path: Path) -> int:
+    """The newest modification time among a store and its top-level entries (0 if unreadable).
+
+    Groups are replaced by renames, which touch their parent directory, and root attributes by
+    a rename of ``zarr.json``; so this changes whenever a fit or an analysis writes.
+    """
+    try:
+        return max([path.stat().st_mtime_ns, *(child.stat().st_mtime_ns for child in path.iterdir())])
+    except OSError:
+        return 0
+
+
+def signature(entries: list[StoreEntry]) -> list[tuple[str, int]]:
+    """A cheap fingerprint of the stores' state: what the overview compares before redrawing."""
+    return [(entry.name, stamp(entry.path)) for entry in entries]
+
+
+def display_path(root: Path, name: str) -> str:
+    """How a store is named in hints such as ``dsr analyze RUN``: its full path, valid from any folder."""
+    return str(root / name)

@@ -22,22 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-COMMON = {"epochs": 150, "eval_every": 10}
+COMMON = {"epochs": 300, "eval_every": 10}
 CONFIGS: dict[str, dict] = {
     "cshp50-agtf.999": {},
-    "cshp50-agtf.995": {"agtf_decay": 0.995},
     "cshp50-agtf.99": {"agtf_decay": 0.99},
     "cshp50-gtf0.1": {"forcing": "gtf", "alpha": 0.1},
-    "cshp50-gtf0.3to0.05": {"forcing": "gtf", "alpha": 0.3, "alpha_end": 0.05},
-    "cshp100-agtf.995": {"hidden": 100, "agtf_decay": 0.995},
-    "cshp200-agtf.995": {"hidden": 200, "agtf_decay": 0.995},
-    "shp100-agtf.995": {"model": "shplrnn", "hidden": 100, "agtf_decay": 0.995},
-    "cshp50-agtf.995-T50": {"agtf_decay": 0.995, "sequence_length": 50},
-    "cshp100-gtf0.1-lr3e-3": {"hidden": 100, "forcing": "gtf", "alpha": 0.1, "lr_start": 3e-3},
+    "cshp100-agtf.99": {"hidden": 100, "agtf_decay": 0.99},
     "alrnn20-stf16": {"model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.05},
-    "alrnn20-agtf.995": {"model": "alrnn", "latent": 20, "relus": 2, "agtf_decay": 0.995},
     "alrnn20-gtf0.1": {"model": "alrnn", "latent": 20, "relus": 2, "forcing": "gtf", "alpha": 0.1},
-    "alrnn20-stf16-lr3e-3": {"model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "lr_start": 3e-3},
 }
 
 

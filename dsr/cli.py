@@ -230,6 +230,7 @@ def fit_command(
     ensemble: Annotated[Optional[int], typer.Option(help="Models trained together (seeds seed..seed+E-1).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the first ensemble member.")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda")] = None,
+    kernel: Annotated[Optional[str], typer.Option(help="auto | fused | autograd: training path (fused CPU kernel or the autograd reference).")] = None,
     test: Annotated[Optional[Path], typer.Option(help="Held-out test store (default: last 20 % of the data).")] = None,
     var: Annotated[Optional[str], typer.Option(help="Data variable (default: the only one).")] = None,
     inputs: Annotated[Optional[str], typer.Option(help="External-inputs variable.")] = None,
@@ -249,7 +250,7 @@ def fit_command(
     else:
         cfg = resolve_config(
             config, model=model, latent=latent, hidden=hidden, relus=relus, forcing=forcing, alpha=alpha, tau=tau,
-            epochs=epochs, sequence_length=sequence_length, ensemble=ensemble, seed=seed, device=device, var=var, inputs=inputs,
+            epochs=epochs, sequence_length=sequence_length, ensemble=ensemble, seed=seed, device=device, kernel=kernel, var=var, inputs=inputs,
         )
         progress = make_progress(f"fit {data.name}", cfg.eval_every, quiet)
         path = _with_progress(

@@ -27,6 +27,7 @@ from dsr.evaluation import evaluate, free_run
 from dsr.models import LatentModel, from_dataset, make_model
 from dsr.training.config import FitConfig
 from dsr.training.forcing import predictability_tau
+from dsr.training.fused import resolve_kernel
 from dsr.training.trainer import ProgressCallback, Trainer
 
 
@@ -123,6 +124,7 @@ def fit(
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     model = build_model(config, train, device)
+    resolve_kernel(model, config.kernel)  # an unavailable --kernel fails before the store exists
     tau = None
     if config.forcing == "stf":
         tau = config.tau or predictability_tau(train.values)

@@ -10,7 +10,10 @@ import numpy as np
 
 def _summary(info: dict) -> str:
     alpha = float(np.mean(info["alpha"]))
-    return f"loss {float(np.min(info['loss'])):.4g}  alpha {alpha:.3f}  best D_stsp {info['best_d_stsp']:.3g}"
+    return (
+        f"loss {float(np.min(info['loss'])):.4g}  alpha {alpha:.3f}  best D_stsp {info['best_d_stsp']:.3g}"
+        f"  [{info['kernel']}]"
+    )
 
 
 class RichProgress:

@@ -53,6 +53,9 @@ class FitConfig(BaseModel):
     ensemble: int = Field(1, ge=1)
     seed: int = Field(0, ge=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    kernel: Literal["auto", "fused", "autograd"] = Field(
+        "auto", description="training path: fused CPU kernel, autograd reference, or auto (fused where supported)"
+    )
     dtype: Literal["float32", "float64"] = "float32"
     # evaluation
     eval_every: int = Field(25, ge=1, description="epochs between held-out evaluations")
@@ -67,6 +70,8 @@ class FitConfig(BaseModel):
     def _consistent(self) -> FitConfig:
         if self.model == "alrnn" and self.latent is not None and self.relus > self.latent:
             raise ValueError(f"relus ({self.relus}) exceeds latent ({self.latent}); pass relus <= latent")
+        if self.kernel == "fused" and self.device == "cuda":
+            raise ValueError("the fused kernel runs on the CPU; pass --kernel auto or autograd with --device cuda")
         if self.lr_end > self.lr_start:
             raise ValueError(f"lr_end ({self.lr_end}) exceeds lr_start ({self.lr_start}); the rate decays")
         return self

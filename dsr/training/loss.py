@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from dsr.models import LatentModel
+from dsr.training.fused import fused_member_losses, resolve_kernel
 
 
 def forced_rollout(
@@ -35,9 +36,21 @@ def forced_rollout(
 
 
 def member_losses(
-    model: LatentModel, x: Tensor, alphas: list[Tensor | float], s: Tensor | None = None, partial: bool = True
+    model: LatentModel,
+    x: Tensor,
+    alphas: list[Tensor | float],
+    s: Tensor | None = None,
+    partial: bool = True,
+    kernel: str = "auto",
 ) -> Tensor:
-    """Mean squared one-step error per member, (E,)."""
+    """Mean squared one-step error per member, (E,).
+
+    ``kernel``: ``autograd`` runs the rollout above step by step in torch (the reference);
+    ``fused`` the compiled kernel of :mod:`dsr.training.fused` (same values and gradients);
+    ``auto`` the fused kernel where it supports the model, else the reference.
+    """
+    if resolve_kernel(model, kernel) == "fused":
+        return fused_member_losses(model, x, alphas, s, partial)
     predictions = forced_rollout(model, x, alphas, s, partial)
     return ((predictions - x[:, :, 1:]) ** 2).mean(dim=(1, 2, 3))
 

@@ -5,6 +5,10 @@ stay independent: each has its own windows and noise (:class:`WindowSampler`), i
 (aGTF), its own gradient norm and clipping, and its own best checkpoint; the optimizer
 (RAdam) is elementwise. So member e of an ensemble follows the fit of a single model with
 member e's seed (up to floating-point reassociation in batched products).
+
+The loss and its gradients come from the fused CPU kernel where it supports the model, else from
+the autograd reference (``config.kernel``, see :func:`dsr.training.fused.resolve_kernel`); the path
+taken is written to the run store's root attrs as ``kernel`` and shown in the progress line.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dsr.evaluation import evaluate
 from dsr.models import LatentModel, from_dataset
 from dsr.training.config import FitConfig
 from dsr.training.forcing import ForcingSchedule
+from dsr.training.fused import resolve_kernel
 from dsr.training.loss import l2_penalty, member_losses
 from dsr.training.state import optimizer_from_dataset, optimizer_to_dataset
 from dsr.training.windows import WindowSampler
@@ -78,6 +83,7 @@ class Trainer:
         )
         self.optimizer = torch.optim.RAdam(model.parameters(), lr=config.lr_start)
         self.forcing = ForcingSchedule(config, model.ensemble, tau)
+        self.kernel = resolve_kernel(model, config.kernel)
         self.epoch = 0
         self.lr_scale = 1.0
         self.rollbacks = 0
@@ -109,8 +115,8 @@ class Trainer:
         losses, norms = [], []
         for _ in range(c.batches_per_epoch):
             x, s = self.sampler.sample()
-            alphas = [a if isinstance(a, float) else a.to(x) for a in self.forcing.alphas(x.shape[2] - 1)]
-            loss = member_losses(self.model, x, alphas, s, c.partial_forcing)
+            alphas = _alphas_like(self.forcing.alphas(x.shape[2] - 1), x)
+            loss = member_losses(self.model, x, alphas, s, c.partial_forcing, kernel=self.kernel)
             total = loss + c.l2 * l2_penalty(self.model) if c.l2 else loss
             if not torch.isfinite(total).all():
                 raise Diverged(f"non-finite loss in epoch {self.epoch + 1}")
@@ -202,6 +208,7 @@ class Trainer:
 
     def run(self) -> None:
         c = self.config
+        runstore.update_attrs(self.store, kernel=self.kernel)
         snap = self.snapshot()
         try:
             while self.epoch < c.epochs:
@@ -228,10 +235,21 @@ class Trainer:
                 snap = self.snapshot()
                 if "d_stsp" in record:
                     self.save(snap)
-                self.progress({**record, "epochs": c.epochs, "best_d_stsp": float(np.min(self.best_score))})
+                self.progress(
+                    {**record, "epochs": c.epochs, "best_d_stsp": float(np.min(self.best_score)), "kernel": self.kernel}
+                )
         except KeyboardInterrupt:
             self.save(snap)
             raise
+
+
+def _alphas_like(alphas: list[torch.Tensor | float], x: torch.Tensor) -> list[torch.Tensor | float]:
+    """α values in x's dtype and device; each tensor is converted once, as schedules repeat one per step."""
+    converted: dict[int, torch.Tensor] = {}
+    for a in alphas:
+        if not isinstance(a, float) and id(a) not in converted:
+            converted[id(a)] = a.to(x)
+    return [a if isinstance(a, float) else converted[id(a)] for a in alphas]
 
 
 def history_dataset(records: list[dict], ensemble: int) -> xr.Dataset:

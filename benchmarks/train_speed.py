@@ -1,0 +1,216 @@
+"""Training speed: a plain PyTorch eager loop against dsr's autograd path and its fused kernel.
+
+One training iteration = loss of S = 16 windows of T̃ = 200 steps under GTF (α = 0.1), backward pass
+and one RAdam step. Models: the clipped shPLRNN (M = N = 3, L = 50) and the AL-RNN (M = 20, P = 2,
+partial forcing of the N = 3 observed units), on standardized Lorenz-63 windows, in float32 (the fit
+default). The reference is the same maths written plainly in this file (no dsr code), as one would
+write it by hand in PyTorch.
+
+Rows: milliseconds per iteration for one model (reference, dsr autograd, dsr fused) and, for an
+ensemble of E = 16, model-iterations per second (E / seconds per iteration) against the reference's;
+the last columns give the CPU time of the process per iteration and the ratio of CPU cost per
+model-iteration (reference / row), a view that other processes on a shared machine disturb less.
+Each time is the best mean over several blocks of iterations, the rows' blocks taking turns (the
+machine is shared; the best block is the least disturbed one). Then the peak resident memory of a default-config fit of a few epochs
+(in a child process, ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``). GPU rows measure the dsr
+path on CUDA when a GPU is present and say "unmeasured" otherwise.
+
+Usage: python benchmarks/train_speed.py [--rounds 7] [--fit-epochs 3] [--dtype float32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dsr.models import make_model
+from dsr.simulate import simulate
+from dsr.training import fused
+from dsr.training.loss import member_losses
+from dsr.zarrstore import write_dataset
+
+WINDOWS, STEPS, ALPHA, ENSEMBLE = 16, 200, 0.1, 16
+THREADS = fused.threads()  # the default: NUMBA_NUM_THREADS
+MODELS = {  # name -> (make_model options, reference class name)
+    "clipped shPLRNN (M=3, L=50)": ({"kind": "clipped-shplrnn", "latent": 3, "hidden": 50}, "ReferenceClippedShPLRNN"),
+    "AL-RNN (M=20, P=2)": ({"kind": "alrnn", "latent": 20, "relus": 2}, "ReferenceALRNN"),
+}
+
+
+# ----- the reference: plain eager PyTorch --------------------------------------------------------------
+
+
+class ReferenceClippedShPLRNN(torch.nn.Module):
+    """z_t = A ⊙ z + W₁ ([W₂ z + h₂]_+ − [W₂ z]_+) + h₁; x̂ = z; z̃ = (1 − α) z + α x."""
+
+    def __init__(self, n_obs: int, latent: int, hidden: int, dtype: torch.dtype) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.A = torch.nn.Parameter(0.9 * torch.ones(latent, dtype=dtype))
+        self.W1 = torch.nn.Parameter((torch.rand(latent, hidden, generator=g, dtype=dtype) - 0.5) / hidden**0.5)
+        self.W2 = torch.nn.Parameter((torch.rand(hidden, latent, generator=g, dtype=dtype) - 0.5) / latent**0.5)
+        self.h1 = torch.nn.Parameter(torch.zeros(latent, dtype=dtype))
+        self.h2 = torch.nn.Parameter((torch.rand(hidden, generator=g, dtype=dtype) - 0.5) / hidden**0.5)
+
+    def loss(self, x: torch.Tensor, alpha: float) -> torch.Tensor:
+        z = x[:, 0]
+        predictions = []
+        for t in range(1, x.shape[1]):
+            u = z @ self.W2.T
+            z = self.A * z + (torch.relu(u + self.h2) - torch.relu(u)) @ self.W1.T + self.h1
+            predictions.append(z)
+            z = (1 - alpha) * z + alpha * x[:, t]
+        return ((torch.stack(predictions, dim=1) - x[:, 1:]) ** 2).mean()
+
+
+class ReferenceALRNN(torch.nn.Module):
+    """z_t = A ⊙ z + W Φ*(z) + h, z̃_0 = [x_0; L x_0]; x̂ = z[:N]; forcing on the first N units."""
+
+    def __init__(self, n_obs: int, latent: int, relus: int, dtype: torch.dtype) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.n_obs, self.linear = n_obs, latent - relus
+        self.A = torch.nn.Parameter(0.9 * torch.ones(latent, dtype=dtype))
+        self.W = torch.nn.Parameter(0.01 * torch.randn(latent, latent, generator=g, dtype=dtype))
+        self.h = torch.nn.Parameter(torch.zeros(latent, dtype=dtype))
+        self.L = torch.nn.Parameter((torch.rand(latent - n_obs, n_obs, generator=g, dtype=dtype) - 0.5) / n_obs**0.5)
+
+    def loss(self, x: torch.Tensor, alpha: float) -> torch.Tensor:
+        n = self.n_obs
+        z = torch.cat((x[:, 0], x[:, 0] @ self.L.T), dim=-1)
+        predictions = []
+        for t in range(1, x.shape[1]):
+            phi = torch.cat((z[:, : self.linear], torch.relu(z[:, self.linear :])), dim=-1)
+            z = self.A * z + phi @ self.W.T + self.h
+            predictions.append(z[:, :n])
+            z = torch.cat(((1 - alpha) * z[:, :n] + alpha * x[:, t], z[:, n:]), dim=-1)
+        return ((torch.stack(predictions, dim=1) - x[:, 1:]) ** 2).mean()
+
+
+# ----- timing --------------------------------------------------------------------------------------------
+
+
+def race(iterations: dict[str, tuple[Callable[[], None], int]], rounds: int) -> dict[str, tuple[float, float]]:
+    """(wall, CPU) seconds per iteration of each entry (iteration, iterations per block): best block means.
+
+    Blocks of all entries take turns, round after round, so a busy spell of the shared machine slows
+    every entry alike instead of whichever happened to run then. CPU time (all threads of this
+    process) is less sensitive to other processes than wall time.
+    """
+    for iteration, _ in iterations.values():
+        iteration()  # warm-up: compilation, allocator, optimizer state
+    best = dict.fromkeys(iterations, (np.inf, np.inf))
+    for _ in range(rounds):
+        for name, (iteration, per_block) in iterations.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(per_block):
+                iteration()
+            wall, cpu = (time.perf_counter() - wall) / per_block, (time.process_time() - cpu) / per_block
+            best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
+    return best
+
+
+def reference_iteration(module: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    optimizer = torch.optim.RAdam(module.parameters(), lr=1e-3)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        module.loss(x, ALPHA).backward()
+        optimizer.step()
+
+    return step
+
+
+def dsr_iteration(
+    options: dict, x: torch.Tensor, ensemble: int, kernel: str, device: str = "cpu", threads: int = THREADS
+) -> Callable[[], None]:
+    options = dict(options)
+    model = make_model(options.pop("kind"), n_obs=x.shape[-1], ensemble=ensemble, dtype=x.dtype, device=device, **options)
+    optimizer = torch.optim.RAdam(model.parameters(), lr=1e-3)
+    batch = x.to(device).expand(ensemble, *x.shape)
+    alphas = [torch.full((ensemble,), ALPHA, dtype=x.dtype, device=device)] * (x.shape[1] - 1)
+
+    def step() -> None:
+        fused.set_threads(threads)
+        optimizer.zero_grad(set_to_none=True)
+        member_losses(model, batch, alphas, None, True, kernel=kernel).sum().backward()
+        optimizer.step()
+        if device == "cuda":  # GPU work is asynchronous: time it to its end
+            torch.cuda.synchronize()
+
+    return step
+
+
+def lorenz_windows(dtype: torch.dtype) -> torch.Tensor:
+    values = simulate("lorenz63", 5000, seed=0, standardize=True)["x"].values
+    starts = np.random.default_rng(0).integers(0, len(values) - STEPS - 1, WINDOWS)
+    return torch.as_tensor(np.stack([values[s : s + STEPS + 1] for s in starts]), dtype=dtype)
+
+
+def fit_peak_memory_mb(epochs: int) -> float:
+    """Peak RSS (MB) of a child process running a default-config fit of ``epochs`` epochs on Lorenz-63."""
+    with tempfile.TemporaryDirectory() as folder:
+        store = write_dataset(simulate("lorenz63", 10_000, noise=0.05, seed=0), Path(folder) / "lorenz.zarr")
+        code = (
+            "import dsr; from dsr.training.config import FitConfig;"
+            f"dsr.fit({str(store)!r}, FitConfig(epochs={epochs}), out={folder!r}, name='mem')"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True)
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux reports kB
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7, help="timing blocks per row (the best counts)")
+    parser.add_argument("--fit-epochs", type=int, default=3)
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    args = parser.parse_args()
+    dtype = getattr(torch, args.dtype)
+    x = lorenz_windows(dtype)
+    cuda = torch.cuda.is_available()
+    print(
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), fused kernel on {THREADS} threads, "
+        f"{args.dtype}, S={WINDOWS}, T={STEPS}, GTF α={ALPHA}"
+    )
+    print(
+        f"{'model':30} {'path':26} {'ms/iteration':>13} {'model-it/s':>11} {'× reference':>12} "
+        f"{'CPU ms/it':>11} {'× ref (CPU)':>10}"
+    )
+    for name, (options, reference_class) in MODELS.items():
+        sizes = {k: v for k, v in options.items() if k != "kind"}
+        reference = globals()[reference_class](x.shape[-1], *sizes.values(), dtype=dtype)
+        rows = {"reference (eager torch)": (reference_iteration(reference, x), 2, 1)}
+        for members, kernel, per_block in ((1, "autograd", 2), (1, "fused", 50), (ENSEMBLE, "autograd", 1), (ENSEMBLE, "fused", 10)):
+            label = f"dsr {kernel}" + (f", E={members}" if members > 1 else "")
+            rows[label] = (dsr_iteration(options, x, members, kernel), per_block, members)
+            if kernel == "fused" and THREADS > 1:
+                rows[f"{label}, 1 thread"] = (dsr_iteration(options, x, members, kernel, threads=1), per_block, members)
+        if cuda:
+            for members in (1, ENSEMBLE):
+                rows[f"dsr on GPU, E={members}"] = (dsr_iteration(options, x, members, "auto", "cuda"), 4, members)
+        seconds = race({label: row[:2] for label, row in rows.items()}, args.rounds)
+        reference_wall, reference_cpu = seconds["reference (eager torch)"]
+        for label, (_, _, members) in rows.items():
+            wall, cpu = seconds[label]
+            rate = members / wall
+            print(
+                f"{name:30} {label:26} {1e3 * wall:13.2f} {rate:11.1f} {rate * reference_wall:11.1f}× "
+                f"{1e3 * cpu:11.2f} {members * reference_cpu / cpu:9.1f}×"
+            )
+        if not cuda:
+            for members in (1, ENSEMBLE):
+                print(f"{name:30} {f'dsr on GPU, E={members}':26} {'unmeasured':>13}")
+    print(f"peak resident memory of a default fit ({args.fit_epochs} epochs): {fit_peak_memory_mb(args.fit_epochs):.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

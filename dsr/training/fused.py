@@ -1,0 +1,235 @@
+"""The fused training loss: the forced-rollout loss of ``dsr.training.loss`` in one compiled pass (CPU).
+
+``fused_member_losses`` computes the same per-member losses as the autograd reference
+(:func:`dsr.training.loss.member_losses` with ``kernel="autograd"``) with one Numba forward and one
+Numba backward pass over all windows and members (:mod:`dsr.training.kernel_plrnn`), wrapped in a
+``torch.autograd.Function``: the optimizer, gradient clipping and regularisers stay in torch.
+
+Each kind is mapped onto the kernel's unit form z_t = A ⊙ z̃ + V φ(U z̃) + h + C s_t (see the kernel's
+module doc) by a few torch operations on its parameters, so autograd carries the kernel's gradients
+back to the kind's own parameters (masks, products, transposes):
+
+- shPLRNN / clipped: V = W₁, U = W₂, θ = h₂, φ = [u + θ]_+ (− [u]_+ clipped);
+- PLRNN: V = W off-diagonal, U = I (repeat map) or the centring matrix I − 11ᵀ/M, φ = [u]_+;
+- AL-RNN: V = W, U = I, φ = u on the first M − P units, [u]_+ on the last P;
+- dendPLRNN: V_{m,(k,b)} = W_{mk} α_b, u_{(k,b)} = z_k (repeat map, r = B), θ_{(k,b)} = −H_{kb}, φ = [u + θ]_+.
+
+The observation model enters through the initial state z̃_0 = ``initial_state(x_0)`` (computed in torch,
+its gradient returned by the kernel), the forcing signals ``forcing_signal(x, partial)`` (data) and the
+read-out (identity: the first N units; affine: B z + b, both handled by the kernel). The kernel works
+in float64 whatever the model's dtype; results are cast back to it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numba
+import numpy as np
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from dsr.errors import DsrError
+from dsr.models import LatentModel
+from dsr.training import kernel_plrnn
+
+KERNELS = ("auto", "fused", "autograd")
+
+# The kind's part of the unit form: A, V, Uᵀ, θ, h (C, B and β are the same for every kind).
+UnitParams = tuple[Tensor, Tensor, Tensor, Tensor, Tensor]
+UnitCoefficients = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _coefficients(lin: list[float], ramp: list[float], clip: list[float]) -> UnitCoefficients:
+    return tuple(np.asarray(c, dtype=np.float64) for c in (lin, ramp, clip))
+
+
+def _identity_u(model: LatentModel) -> Tensor:
+    """Uᵀ with no columns: the kernel's repeat map."""
+    A = model.A
+    return A.new_zeros(A.shape[0], A.shape[1], 0)
+
+
+def _shallow(model: LatentModel) -> tuple[UnitParams, UnitCoefficients]:
+    hidden = model.config.hidden
+    clip = 1.0 if model.clipped else 0.0
+    params = (model.A, model.W1, model.W2.transpose(1, 2), model.h2, model.h1)
+    return params, _coefficients([0.0] * hidden, [1.0] * hidden, [clip] * hidden)
+
+
+def _plrnn(model: LatentModel) -> tuple[UnitParams, UnitCoefficients]:
+    A = model.A
+    m = model.latent
+    if model.config.mean_centering:
+        centring = torch.eye(m, dtype=A.dtype, device=A.device) - 1.0 / m
+        ut = centring.expand(A.shape[0], m, m)
+    else:
+        ut = _identity_u(model)
+    params = (A, model._readout(), ut, A.new_zeros(A.shape), model.h)
+    return params, _coefficients([0.0] * m, [1.0] * m, [0.0] * m)
+
+
+def _alrnn(model: LatentModel) -> tuple[UnitParams, UnitCoefficients]:
+    A = model.A
+    linear, relus = model.latent - model.config.relus, model.config.relus
+    params = (A, model.W, _identity_u(model), A.new_zeros(A.shape), model.h)
+    return params, _coefficients([1.0] * linear + [0.0] * relus, [0.0] * linear + [1.0] * relus, [0.0] * model.latent)
+
+
+def _dendplrnn(model: LatentModel) -> tuple[UnitParams, UnitCoefficients]:
+    units = model.latent * model.config.bases
+    V = (model._readout().unsqueeze(-1) * model.alpha[:, None, None, :]).flatten(2)
+    params = (model.A, V, _identity_u(model), -model.H.flatten(1), model.h)
+    return params, _coefficients([0.0] * units, [1.0] * units, [0.0] * units)
+
+
+_UNIT_FORMS: dict[str, Callable[[LatentModel], tuple[UnitParams, UnitCoefficients]]] = {
+    "shplrnn": _shallow,
+    "clipped-shplrnn": _shallow,
+    "plrnn": _plrnn,
+    "alrnn": _alrnn,
+    "dendplrnn": _dendplrnn,
+}
+
+
+def fused_unsupported(model: LatentModel) -> str | None:
+    """Why the fused kernel cannot train ``model`` (one line), or None when it can."""
+    if model.kind not in _UNIT_FORMS:
+        return f"there is no fused kernel for {model.kind} models"
+    device = model.A.device
+    if device.type != "cpu":
+        return f"the fused kernel runs on the CPU, and the model is on {device}"
+    return None
+
+
+def resolve_kernel(model: LatentModel, requested: str) -> str:
+    """The training path, ``"fused"`` or ``"autograd"``, for ``requested`` in KERNELS.
+
+    ``auto`` takes the fused kernel wherever it supports the model; ``fused`` insists on it.
+    """
+    if requested not in KERNELS:
+        raise ValueError(f"unknown kernel {requested!r}; choose one of: {', '.join(KERNELS)}")
+    reason = fused_unsupported(model)
+    if requested == "fused" and reason:
+        raise DsrError(f"--kernel fused is not available: {reason}; use --kernel auto or --kernel autograd")
+    if requested == "auto":
+        return "autograd" if reason else "fused"
+    return requested
+
+
+def _array(t: Tensor) -> np.ndarray:
+    """The kernel's view of a tensor: float64, C-contiguous, detached (a copy only where needed)."""
+    return np.ascontiguousarray(t.detach().to(torch.float64).numpy())
+
+
+def _alpha_table(alphas: list[Tensor | float], ensemble: int) -> np.ndarray:
+    """α as (T, E) float64; a schedule repeats one object per step, so each is converted once."""
+    table = np.empty((len(alphas), ensemble))
+    last, value = None, None
+    for t, alpha in enumerate(alphas):
+        if alpha is not last:
+            last, value = alpha, _array(alpha) if isinstance(alpha, Tensor) else alpha
+        table[t] = value
+    return table
+
+
+# Threads for the kernels: NUMBA_NUM_THREADS (default: the number of CPUs), as for numba's own parallel
+# code. A thread pool rather than numba's prange: the only threading layer here is OpenMP, whose workers
+# spin after every parallel region and took the cores from torch's threads (and other processes), which
+# made training iterations 2–3× slower than a single thread on a shared 2-core machine; pool workers sleep.
+_threads = numba.config.NUMBA_NUM_THREADS
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
+
+
+def threads() -> int:
+    """Number of threads the kernels run on."""
+    return _threads
+
+
+def set_threads(n: int) -> None:
+    """Run the kernels on ``n`` threads from now on: the calling thread and n − 1 pool threads."""
+    global _threads
+    if n < 1:
+        raise ValueError(f"the kernels need at least one thread, got {n}")
+    _threads = int(n)
+
+
+def _in_parallel(kernel: Callable[..., None], items: int, *args: Any) -> None:
+    """kernel(lo, hi, *args) over [0, items) in up to n contiguous ranges on n threads; the caller runs the last."""
+    n = max(1, min(_threads, items))
+    bounds = [items * i // n for i in range(n + 1)]
+    futures = []
+    if n > 1:
+        # Keyed by process too: a pool inherited through fork has no threads in the child.
+        key = (os.getpid(), n)
+        pool = _pools.get(key) or _pools.setdefault(key, ThreadPoolExecutor(n - 1, thread_name_prefix="dsr-kernel"))
+        futures = [pool.submit(kernel, bounds[i], bounds[i + 1], *args) for i in range(n - 1)]
+    kernel(bounds[n - 1], bounds[n], *args)
+    for future in futures:
+        future.result()
+
+
+class _FusedLoss(torch.autograd.Function):
+    """ℓ_e = Σ_{w,t} ‖x̂_t − x_t‖² / (S T N) from the kernel; inputs: data, coefficients, z̃_0, unit form."""
+
+    @staticmethod
+    def forward(ctx: Any, data: tuple, unit: UnitCoefficients, z0: Tensor, *params: Tensor) -> Tensor:
+        arrays, start = tuple(_array(p) for p in params), _array(z0)
+        targets = data[1]
+        (n_members, n_windows, n_steps, n_obs), n_latent = targets.shape, start.shape[2]
+        squares = np.empty((n_members, n_windows))
+        states = np.empty((n_members, n_windows, n_steps + 1, n_latent))
+        _in_parallel(kernel_plrnn.forward, n_members * n_windows, start, arrays, unit, data, squares, states)
+        count = n_windows * n_steps * n_obs
+        ctx.kernel_inputs = (states, arrays, unit, data, count)
+        ctx.dtypes = [z0.dtype] + [p.dtype for p in params]
+        return torch.from_numpy(squares.sum(axis=1) / count).to(z0.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        states, arrays, unit, data, count = ctx.kernel_inputs
+        scale = 2.0 * _array(grad) / count
+        n_members, n_windows, _, n_latent = states.shape
+        buffers = tuple(np.zeros((n_members, n_windows, *a.shape[1:])) for a in arrays)
+        start = np.empty((n_members, n_windows, n_latent))
+        _in_parallel(kernel_plrnn.backward, n_members * n_windows, scale, states, arrays, unit, data, (*buffers, start))
+        grads = [start, *(g.sum(axis=1) for g in buffers)]
+        needed = ctx.needs_input_grad[2:]
+        return None, None, *(
+            torch.from_numpy(g).to(dtype) if need else None for g, dtype, need in zip(grads, ctx.dtypes, needed, strict=True)
+        )
+
+
+def _observation(model: LatentModel) -> tuple[Tensor, Tensor]:
+    """(B, β) of the kernel: empty for the identity read-out, else B and b (or zeros)."""
+    obs, A = model.observation, model.A
+    if obs.name == "identity":
+        return A.new_zeros(A.shape[0], 0, model.latent), A.new_zeros(A.shape[0], 0)
+    bias = obs.b if obs.has_bias else obs.B.new_zeros(obs.B.shape[:2])
+    return obs.B, bias
+
+
+def fused_member_losses(
+    model: LatentModel, x: Tensor, alphas: list[Tensor | float], s: Tensor | None = None, partial: bool = True
+) -> Tensor:
+    """Mean squared one-step error per member, (E,), by the fused kernel (see module doc)."""
+    if x.requires_grad or (s is not None and s.requires_grad):
+        raise ValueError("the fused kernel treats data as constants; use kernel='autograd' for gradients with respect to x or s")
+    (A, V, UT, theta, h), unit = _UNIT_FORMS[model.kind](model)
+    E, S, steps = x.shape[0], x.shape[1], x.shape[2] - 1
+    if (s is None) != (model.config.inputs == 0):
+        raise ValueError(f"this model has {model.config.inputs} external inputs, so pass s exactly when it has some")
+    if model.config.inputs:
+        C, inputs = model.C, s[:, :, 1:]
+    else:
+        C, inputs = A.new_zeros(E, model.latent, 0), x.new_zeros(E, S, steps, 0)
+    B, beta = _observation(model)
+    targets = x[:, :, 1:]
+    data = (_array(inputs), _array(targets), _array(model.forcing_signal(targets, partial)), _alpha_table(alphas, E))
+    z0 = model.initial_state(x[:, :, 0])
+    return _FusedLoss.apply(data, unit, z0, A, V, UT, theta, h, C, B, beta)

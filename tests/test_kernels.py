@@ -1,0 +1,155 @@
+"""The fused training kernel: same losses and gradients as the autograd reference, same fits, fallbacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from pydantic import ValidationError
+
+import dsr
+from dsr import runstore
+from dsr.errors import DsrError
+from dsr.models import PLRNN, LatentModel, ModelConfig, make_model
+from dsr.training.config import FitConfig
+from dsr.training import fused
+from dsr.training.fused import resolve_kernel
+from dsr.training.loss import member_losses
+from tests.test_training import TINY, lorenz_store  # noqa: F401  (fixture)
+
+E, S, STEPS, N, M, K = 2, 3, 7, 2, 4, 2
+KINDS = {  # name -> make_model options
+    "clipped-shplrnn": {"kind": "clipped-shplrnn", "hidden": 5},
+    "shplrnn": {"kind": "shplrnn", "hidden": 5},
+    "alrnn": {"kind": "alrnn", "relus": 2},
+    "plrnn": {"kind": "plrnn"},
+    "mcplrnn": {"kind": "plrnn", "mean_centering": True},
+    "dendplrnn": {"kind": "dendplrnn", "bases": 2},
+}
+
+
+def _alphas(mode: str, gen: torch.Generator) -> list[torch.Tensor | float]:
+    if mode == "gtf":  # one α for all members and steps (constant or annealed per epoch)
+        return [torch.full((E,), 0.3, dtype=torch.float64)] * STEPS
+    if mode == "agtf":  # one α per member; here also a new one every step, the most general case
+        return [torch.rand(E, generator=gen, dtype=torch.float64) for _ in range(STEPS)]
+    return [1.0 if t % 3 == 0 else 0.0 for t in range(1, STEPS + 1)]  # stf: identity forcing every 3rd step
+
+
+def _random_model(options: dict, inputs: int, observation: str = "identity", latent: int = M, **extra) -> LatentModel:
+    options = dict(options)
+    model = make_model(
+        options.pop("kind"), n_obs=N, latent=latent, inputs=inputs, observation=observation, seeds=[3, 4],
+        dtype=torch.float64, data_range=(-2.0, 2.0), **options, **extra,
+    )
+    gen = torch.Generator().manual_seed(11)
+    with torch.no_grad():  # random parameters, away from the initialisation's zeros and symmetries
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+    return model
+
+
+def _loss_and_grads(model: LatentModel, kernel: str, x, alphas, s, partial) -> tuple[torch.Tensor, dict]:
+    model.zero_grad(set_to_none=True)
+    loss = member_losses(model, x, alphas, s, partial, kernel=kernel)
+    # Unequal member weights check that each member's gradient is scaled by its own incoming gradient.
+    (loss * torch.tensor([1.0, 0.5], dtype=loss.dtype)).sum().backward()
+    return loss.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}
+
+
+def _assert_same(model: LatentModel, x, alphas, s, partial, rtol: float = 1e-10) -> None:
+    loss_ref, grads_ref = _loss_and_grads(model, "autograd", x, alphas, s, partial)
+    loss, grads = _loss_and_grads(model, "fused", x, alphas, s, partial)
+    assert loss.dtype == loss_ref.dtype
+    assert torch.all((loss - loss_ref).abs() <= rtol * loss_ref.abs()), (loss, loss_ref)
+    assert grads.keys() == grads_ref.keys()
+    for name, ref in grads_ref.items():
+        assert grads[name].dtype == ref.dtype
+        error = (grads[name] - ref).abs().max().item()
+        assert error <= rtol * max(ref.abs().max().item(), 1e-300), (name, error, ref.abs().max().item())
+
+
+def _data(inputs: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None, torch.Generator]:
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(E, S, STEPS + 1, N, generator=gen, dtype=torch.float64)
+    s = torch.randn(E, S, STEPS + 1, inputs, generator=gen, dtype=torch.float64) if inputs else None
+    return x, s, gen
+
+
+@pytest.mark.parametrize("inputs", [0, K])
+@pytest.mark.parametrize("partial", [True, False])
+@pytest.mark.parametrize("mode", ["gtf", "agtf", "stf"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_fused_equals_autograd(kind: str, mode: str, partial: bool, inputs: int) -> None:
+    x, s, gen = _data(inputs)
+    _assert_same(_random_model(KINDS[kind], inputs), x, _alphas(mode, gen), s, partial)
+
+
+@pytest.mark.parametrize(
+    "observation, latent, extra",
+    [("identity", N, {}), ("affine", M, {}), ("affine", M, {"obs_bias": True})],
+    ids=["identity-M=N", "affine", "affine-bias"],
+)
+@pytest.mark.parametrize("kind", KINDS)
+def test_fused_equals_autograd_for_each_observation_model(kind: str, observation: str, latent: int, extra: dict) -> None:
+    x, s, gen = _data(K, seed=1)
+    model = _random_model(KINDS[kind], K, observation, latent, **extra)
+    _assert_same(model, x, _alphas("agtf", gen), s, partial=False)
+
+
+def test_fused_float32_matches_autograd_and_keeps_the_dtype() -> None:
+    x, _, gen = _data(0)
+    model = _random_model(KINDS["clipped-shplrnn"], 0).float()
+    alphas = [a.float() for a in _alphas("agtf", gen)]
+    _assert_same(model, x.float(), alphas, None, True, rtol=1e-5)
+
+
+def test_results_do_not_depend_on_the_number_of_threads() -> None:
+    x, s, gen = _data(K)
+    model, alphas = _random_model(KINDS["alrnn"], K), _alphas("agtf", gen)
+    previous = fused.threads()
+    try:
+        results = []
+        for n in (1, 3):
+            fused.set_threads(n)
+            results.append(_loss_and_grads(model, "fused", x, alphas, s, True))
+    finally:
+        fused.set_threads(previous)
+    assert torch.equal(results[0][0], results[1][0])
+    for name, grad in results[0][1].items():
+        assert torch.equal(grad, results[1][1][name]), name
+
+
+def test_auto_takes_the_fused_kernel_on_cpu_and_falls_back_elsewhere() -> None:
+    model = make_model("alrnn", n_obs=2, latent=4, relus=2, seeds=[0])
+    assert resolve_kernel(model, "auto") == "fused"
+    assert resolve_kernel(model, "autograd") == "autograd"
+    on_meta = make_model("alrnn", n_obs=2, latent=4, relus=2, seeds=[0], device="meta")
+    assert resolve_kernel(on_meta, "auto") == "autograd"
+    with pytest.raises(DsrError, match="runs on the CPU"):
+        resolve_kernel(on_meta, "fused")
+
+    class Unknown(PLRNN):
+        kind = "unknown"
+
+    config = ModelConfig(kind="unknown", n_obs=2, latent=2)
+    unknown = Unknown(config, {"A": torch.zeros(1, 2), "W": torch.zeros(1, 2, 2), "h": torch.zeros(1, 2)}, [0])
+    assert resolve_kernel(unknown, "auto") == "autograd"
+    with pytest.raises(DsrError, match="no fused kernel for unknown"):
+        resolve_kernel(unknown, "fused")
+    with pytest.raises(ValidationError, match="runs on the CPU"):
+        FitConfig(kernel="fused", device="cuda")
+
+
+def test_fused_fit_equals_autograd_fit(lorenz_store: Path, tmp_path: Path) -> None:  # noqa: F811
+    params, seen = {}, []
+    for kernel in ("fused", "autograd"):
+        config = FitConfig(**(TINY | {"kernel": kernel, "noise": 0.05, "ensemble": 2}))
+        path = dsr.fit(lorenz_store, config, out=tmp_path, name=kernel, progress=lambda info: seen.append(info["kernel"]))
+        assert runstore.read_attrs(path)["kernel"] == kernel
+        params[kernel] = runstore.read_group(path, "params/last")
+    assert seen == ["fused"] * 3 + ["autograd"] * 3
+    for name in params["autograd"].data_vars:
+        np.testing.assert_allclose(params["fused"][name].values, params["autograd"][name].values, rtol=1e-9, atol=1e-12)

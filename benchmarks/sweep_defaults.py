@@ -24,12 +24,20 @@ import numpy as np
 
 COMMON = {"epochs": 300, "eval_every": 10}
 CONFIGS: dict[str, dict] = {
+    # round 1 (300 epochs, see the fit issue's note for the table)
     "cshp50-agtf.999": {},
     "cshp50-agtf.99": {"agtf_decay": 0.99},
     "cshp50-gtf0.1": {"forcing": "gtf", "alpha": 0.1},
     "cshp100-agtf.99": {"hidden": 100, "agtf_decay": 0.99},
     "alrnn20-stf16": {"model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.05},
     "alrnn20-gtf0.1": {"model": "alrnn", "latent": 20, "relus": 2, "forcing": "gtf", "alpha": 0.1},
+    # round 2 (longer)
+    "cshp100-agtf.99-e800": {"hidden": 100, "agtf_decay": 0.99, "epochs": 800},
+    "cshp200-agtf.99-e500": {"hidden": 200, "agtf_decay": 0.99, "epochs": 500},
+    "cshp100-agtf.98-e800-lr1e-4": {"hidden": 100, "agtf_decay": 0.98, "epochs": 800, "lr_end": 1e-4},
+    "alrnn20-stf16-e800-lr2e-3": {
+        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 800, "lr_start": 2e-3,
+    },
 }
 
 

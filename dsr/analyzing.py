@@ -48,6 +48,7 @@ import xarray as xr
 
 from dsr import runstore
 from dsr.errors import DsrError
+from dsr.jsonable import dumps, plain
 
 ZERO_TOLERANCE = 0.01
 """In a sign pattern, |λ| ≤ ZERO_TOLERANCE · Σ|λ_truth| counts as a zero exponent."""
@@ -129,7 +130,7 @@ def analyze(
     except ValueError as err:
         raise DsrError(str(err)) from None
     truth = _system_invariants(system, chosen, None)
-    return _plain({"target": str(target), "kind": "system", "settings": asdict(chosen), "system": truth.report()})
+    return plain({"target": str(target), "kind": "system", "settings": asdict(chosen), "system": truth.report()})
 
 
 def analyze_command(
@@ -156,7 +157,7 @@ def analyze_command(
         target, order=order, params=parse_params(param), checkpoint=checkpoint, member=member, settings=settings, write=write
     )
     if json_:
-        echo(json.dumps(_jsonable(report), allow_nan=False))
+        echo(dumps(report))
     else:
         print_report(report)
     return report
@@ -424,7 +425,7 @@ def _analyze_run(path: Path, checkpoint: str, member: int | None, settings: Sett
         "target": str(path), "kind": "run", "settings": asdict(settings),
         "model": model_report, "truth": truth_report, "comparison": _comparison(model_report, truth_report),
     }
-    report = _plain(report)
+    report = plain(report)
     if write:
         groups = _datasets(report, result, truth, model)
         for name, ds in groups.items():
@@ -505,30 +506,6 @@ def _number(entry: Any) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def _plain(obj: Any) -> Any:
-    """numpy values -> Python numbers and lists (NaN stays a float), recursively."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
-def _jsonable(obj: Any) -> Any:
-    """Strict JSON: NaN and inf become null."""
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 # ----- run-store groups ------------------------------------------------------------------------------
 
 
@@ -555,7 +532,7 @@ def _datasets(report: dict[str, Any], result: _ModelAnalysis, truth: _Invariants
         }
     if truth is not None and truth.spectrum is not None:
         lyap["truth"] = (("truth_exponent",), truth.spectrum.exponents)
-    groups["lyapunov"] = xr.Dataset(lyap, attrs={**base, **({} if sp is None else _plain(sp.settings))})
+    groups["lyapunov"] = xr.Dataset(lyap, attrs={**base, **({} if sp is None else plain(sp.settings))})
 
     dims: dict[str, Any] = {}
     for prefix, source in (("", inv), ("truth_", truth)):
@@ -589,7 +566,7 @@ def _datasets(report: dict[str, Any], result: _ModelAnalysis, truth: _Invariants
             "regions": (("cycle", "step", "bit"), _padded([c.regions for c in cycles], model.face.pattern_size)),
         },
         coords={"variable": np.array(model.variables, dtype=object)},
-        attrs={**base, "search": json.dumps(report["model"]["cycle_search"]), **_plain(result.search.settings)},
+        attrs={**base, "search": json.dumps(report["model"]["cycle_search"]), **plain(result.search.settings)},
     )
 
     code = result.code
@@ -628,7 +605,7 @@ def _datasets(report: dict[str, Any], result: _ModelAnalysis, truth: _Invariants
                 "type": (("fixed_point",), np.array([fp["type"] for fp in fps], dtype=object)),
             },
             coords={"variable": np.array(model.variables, dtype=object)},
-            attrs={**base, "system": truth.extra["name"], "params": _plain(truth.extra["params"]),
+            attrs={**base, "system": truth.extra["name"], "params": plain(truth.extra["params"]),
                    "integration_step": truth.extra["integration_step"]},
         )
 

@@ -6,8 +6,6 @@ Heavy libraries (torch, xarray, numba) are imported inside the commands, so that
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -45,21 +43,10 @@ def _root(
     """Dynamical-systems reconstruction with PLRNN-family models."""
 
 
-def _jsonable(obj: Any) -> Any:
-    """Make ``obj`` strict JSON: NaN/inf become null, numpy scalars plain numbers."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if hasattr(obj, "tolist"):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def _print_json(obj: Any) -> None:
-    typer.echo(json.dumps(_jsonable(obj), allow_nan=False))
+    from dsr.jsonable import dumps
+
+    typer.echo(dumps(obj))
 
 
 def _print_summary(summary: dict) -> None:

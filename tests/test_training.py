@@ -22,7 +22,8 @@ from dsr.zarrstore import write_dataset
 from tests.test_data import assert_one_line_error
 
 TINY = dict(
-    epochs=3, batches_per_epoch=3, batch_size=4, sequence_length=20, eval_every=1, eval_steps=400, dtype="float64", hidden=8
+    epochs=3, batches_per_epoch=3, batch_size=4, sequence_length=20, eval_every=1, eval_steps=400, dtype="float64", hidden=8,
+    ensemble=1,
 )
 
 

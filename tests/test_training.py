@@ -253,3 +253,13 @@ def test_bad_config_file(lorenz_store: Path, tmp_path: Path, run_cli) -> None:
 
 def test_resume_needs_a_run_store(lorenz_store: Path, run_cli) -> None:
     assert_one_line_error(run_cli("fit", lorenz_store, "--resume", lorenz_store), "not a dsr run store")
+
+
+def test_evaluate_needs_a_run_store(lorenz_store: Path, tmp_path: Path, run_cli) -> None:
+    assert_one_line_error(run_cli("evaluate", lorenz_store), "not a dsr run store")
+    assert_one_line_error(run_cli("evaluate", tmp_path / "missing.zarr"), "no such file")
+
+
+def test_plot_and_app_bad_input(lorenz_store: Path, tmp_path: Path, run_cli) -> None:
+    assert_one_line_error(run_cli("plot", lorenz_store, "-o", tmp_path / "f.pdf"), "not a dsr run store")
+    assert_one_line_error(run_cli("app", tmp_path / "nothere"), "not a folder")

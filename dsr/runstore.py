@@ -124,5 +124,5 @@ def list_groups(path: str | os.PathLike, parent: str) -> list[str]:
 
 
 def remove_group(path: str | os.PathLike, group: str) -> None:
-    """Delete a group (used to prune periodic checkpoints)."""
+    """Delete a group (e.g. an analysis that is to be recomputed)."""
     shutil.rmtree(Path(path) / group, ignore_errors=True)

@@ -84,7 +84,7 @@ def build_model(config: FitConfig, train: TimeSeries, device: torch.device) -> L
         return make_model(
             config.model,
             n_obs=train.n_variables,
-            latent=config.latent,
+            latent=config.latent or train.n_variables,
             hidden=config.hidden if config.model in ("shplrnn", "clipped-shplrnn") else None,
             relus=config.relus if config.model == "alrnn" else None,
             bases=config.bases if config.model == "dendplrnn" else None,

@@ -18,10 +18,11 @@ from dsr.data import TimeSeries
 from dsr.models import LatentModel
 
 
-def _tensor(values: np.ndarray, model: LatentModel) -> torch.Tensor:
+def shared_tensor(values: np.ndarray, model: LatentModel) -> torch.Tensor:
+    """``values`` repeated for every ensemble member, (E, *values.shape), in the model's dtype and device."""
     ref = next(iter(model.parameters()))
-    # A copy: the inputs are often read-only broadcast views.
-    return torch.tensor(np.array(values), dtype=ref.dtype, device=ref.device)
+    # np.array copies the read-only broadcast view that torch would otherwise warn about.
+    return torch.tensor(np.array(np.broadcast_to(values, (model.ensemble, *np.shape(values)))), dtype=ref.dtype, device=ref.device)
 
 
 @torch.no_grad()
@@ -33,9 +34,8 @@ def free_run(
     The run starts from the data-inferred state of x0 and drops its first ``transient`` steps;
     ``inputs`` (transient + steps, K), if the model has inputs, drive it step by step.
     """
-    E = model.ensemble
-    x = _tensor(np.broadcast_to(x0, (E, x0.shape[-1])), model)
-    s = None if inputs is None else _tensor(np.broadcast_to(inputs, (E, *inputs.shape)), model)
+    x = shared_tensor(x0, model)
+    s = None if inputs is None else shared_tensor(inputs, model)
     z = model.generate(transient + steps, x0=x, s=s)[:, transient:]
     return model.observe(z).cpu().numpy(), z.cpu().numpy()
 
@@ -43,9 +43,8 @@ def free_run(
 @torch.no_grad()
 def _predictions(model: LatentModel, starts: np.ndarray, k: int, inputs: np.ndarray | None) -> np.ndarray:
     """k-step predictions (E, B, k, N) from every start point (B, N)."""
-    E = model.ensemble
-    x = _tensor(np.broadcast_to(starts, (E, *starts.shape)), model)
-    s = None if inputs is None else _tensor(np.broadcast_to(inputs, (E, *inputs.shape)), model)
+    x = shared_tensor(starts, model)
+    s = None if inputs is None else shared_tensor(inputs, model)
     z = model.generate(k + 1, x0=x, s=s)
     return model.observe(z[:, :, 1:]).cpu().numpy()
 

@@ -76,12 +76,13 @@ class Run:
         """
         import torch
 
+        from dsr.evaluation import shared_tensor
+
         member = self.best_member if member is None else member
         model = self.model
-        dtype = next(model.parameters()).dtype
         if z0 is None:
             z0 = self.trajectory["z"].values[-1]
-        z = torch.tensor(np.broadcast_to(z0, (model.ensemble, len(z0))), dtype=dtype)
+        z = shared_tensor(z0, model)
         with torch.no_grad():
             x = model.observe(model.generate(n, z0=z))[member].numpy()
         return x if standardized else self.unstandardize(x)

@@ -38,6 +38,11 @@ CONFIGS: dict[str, dict] = {
     "alrnn20-stf16-e800-lr2e-3": {
         "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 800, "lr_start": 2e-3,
     },
+    # round 3: the AL-RNN at the lab's own length (ALRNN-DSR settings/lorenz63.json), and under aGTF
+    "alrnn20-stf16-e2000-lab": {
+        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
+    },
+    "alrnn20-agtf-e2000": {"model": "alrnn", "latent": 20, "relus": 2, "epochs": 2000, "lr_end": 1e-5},
 }
 
 

@@ -1,4 +1,4 @@
-"""`dsr analyze` (dsr.analyze, in dsr/analyzing.py): the two faces of every model kind, the run and system reports,
+"""`dsr analyze` (dsr.analyze, in dsr/analyzing/): the two faces of every model kind, the run and system reports,
 the run-store groups, and the one-line errors for bad input."""
 
 from __future__ import annotations

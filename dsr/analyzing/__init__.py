@@ -1,0 +1,44 @@
+"""``dsr analyze``: the invariants of a trained model, of its ground truth, and their comparison.
+
+For a run store, one member of a checkpoint (default: the best checkpoint's best member) is
+analysed through its Numba face (`dsr.analysis.pwl`, built from the parameter Dataset, no torch):
+Lyapunov spectrum (per time unit, with the data's dt), Kaplan–Yorke and correlation dimension,
+fixed points and cycles up to ``order``, and the symbolic code of a long free run with each used
+region's fixed point. The ground truth is the true system when the data came from
+``dsr simulate`` (store attrs ``system``, ``params``, ``dt``): its spectrum, dimensions and fixed
+points; otherwise the data itself (correlation dimension only). The comparison gives the relative
+error of λ_max, the sign patterns of the spectra, the dimension differences, and the distance from
+each true fixed point to the nearest real fixed point of the model.
+
+Coordinates: the model lives in the standardized coordinates of its training data. Exponents and
+dimensions do not change under that affine map; correlation dimensions of model and truth are
+both computed on standardized observations. Points are reported latent, observed (standardized)
+and in the data's units.
+
+Run-store groups (``analysis/<name>``; the settings in each group's attrs):
+- ``lyapunov``: ``exponents`` (exponent), ``spread``, ``drift``, ``per_initial_condition``
+  (initial_condition, exponent), ``running`` (initial_condition, record, exponent), ``time``
+  (record); the truth's spectrum as ``truth`` (truth_exponent).
+- ``dimensions``: 0-d ``kaplan_yorke``, ``correlation_dimension``, ``fit_low``, ``fit_high``,
+  ``correlation_sum`` (radius); the truth's as ``truth_kaplan_yorke``, ``truth_correlation_dimension``.
+- ``cycles``: per cycle ``order``, ``real``, ``stable``, ``type``, ``max_abs_eigenvalue``,
+  ``eigenvalue_real``/``eigenvalue_imag`` (cycle, eigen); per orbit point, padded with NaN to the
+  longest orbit: ``points`` (cycle, step, variable; observed, standardized), ``points_data`` (data
+  units), ``points_latent`` (cycle, step, latent), ``regions`` (cycle, step, bit).
+- ``symbolic``: ``label`` (time); per region ``pattern``, ``frequency``, ``dwell``, ``episodes``, the
+  fixed point of its affine map (``fixed_point_latent``, ``fixed_point_data``, ``fixed_point_real``,
+  ``fixed_point_type``, ``fixed_point_max_abs_eigenvalue``); ``transitions``, ``probabilities``
+  (region, region_to); ``block_entropy``; attrs used, possible, entropy_rate, mediators.
+- ``truth`` (when the data came from a system): its ``fixed_points_data`` (fixed_point, variable),
+  eigenvalues and types, with the system and parameters in attrs.
+- ``comparison``: the comparison table as 0-d variables.
+"""
+
+from __future__ import annotations
+
+from dsr.analyzing.api import analyze, analyze_command
+from dsr.analyzing.model import numba_face
+from dsr.analyzing.printing import print_report
+from dsr.analyzing.settings import Settings
+
+__all__ = ["Settings", "analyze", "analyze_command", "numba_face", "print_report"]

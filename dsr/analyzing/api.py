@@ -1,0 +1,123 @@
+"""The public entry points: `analyze` (a run store or a built-in system) and the `dsr analyze` command."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from dsr import runstore
+from dsr.analyzing.groups import datasets
+from dsr.analyzing.invariants import ground_truth, system_invariants
+from dsr.analyzing.model import analyze_model, load_model
+from dsr.analyzing.printing import print_report
+from dsr.analyzing.report import comparison, cycle_report, symbolic_report
+from dsr.analyzing.settings import Settings
+from dsr.errors import DsrError
+from dsr.jsonable import dumps, plain
+
+
+def analyze(
+    target: str | Path,
+    *,
+    order: int | None = None,
+    params: dict[str, float] | None = None,
+    checkpoint: str = "best",
+    member: int | None = None,
+    settings: Settings | None = None,
+    write: bool = True,
+) -> dict[str, Any]:
+    """Analyse a run store or a built-in system; return the report (a JSON-able dict).
+
+    ``target``: a run store, or a system name of ``dsr.systems`` (``params`` override its
+    parameters). Runs: ``checkpoint`` and ``member`` choose the model (default: best, the run's
+    best member), cycles up to ``order`` (default 2) are searched, and with ``write`` the groups
+    of the package docstring (`dsr.analyzing`) are written into the store. Systems: spectrum,
+    dimensions and fixed points; ``order`` must be None or 1, since cycle search needs a
+    piecewise-linear model.
+    Bad input raises a one-line DsrError.
+    """
+    base = settings or Settings()
+    if Path(target).exists():
+        if params:
+            raise DsrError("--param sets a built-in system's parameters; drop it for a run store")
+        chosen = Settings(**{**asdict(base), "order": 2 if order is None else int(order)}).checked()
+        return _analyze_run(Path(target), checkpoint, member, chosen, write)
+    from dsr import systems
+
+    if str(target) not in systems.names():
+        raise DsrError(f"{target} is neither a run store nor a built-in system (systems: {', '.join(systems.names())})")
+    if order is not None and order < 1:
+        raise DsrError(f"--order {order} must be at least 1")
+    if order is not None and order > 1:
+        raise DsrError(
+            f"{target} is a smooth system: cycles of order > 1 are searched for piecewise-linear models only "
+            "(its fixed points are always computed); drop --order"
+        )
+    chosen = Settings(**{**asdict(base), "order": 1}).checked()
+    try:
+        system = systems.get(str(target), **(params or {}))
+    except ValueError as err:
+        raise DsrError(str(err)) from None
+    truth = system_invariants(system, chosen, None)
+    return plain({"target": str(target), "kind": "system", "settings": asdict(chosen), "system": truth.report()})
+
+
+def analyze_command(
+    target: str,
+    order: int | None = None,
+    json_: bool = False,
+    param: list[str] | None = None,
+    checkpoint: str = "best",
+    member: int | None = None,
+    steps: int = Settings.steps,
+    trajectory_steps: int = Settings.trajectory_steps,
+    seed: int = Settings.seed,
+    write: bool = True,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """The whole ``dsr analyze`` command: parse ``--param NAME=VALUE``, analyse, print.
+
+    Prints one JSON object (``json_``) or tables; returns the report.
+    """
+    from dsr.simulate import parse_params
+
+    settings = Settings(steps=steps, trajectory_steps=trajectory_steps, seed=seed)
+    report = analyze(
+        target, order=order, params=parse_params(param), checkpoint=checkpoint, member=member, settings=settings, write=write
+    )
+    if json_:
+        echo(dumps(report))
+    else:
+        print_report(report)
+    return report
+
+
+def _analyze_run(path: Path, checkpoint: str, member: int | None, settings: Settings, write: bool) -> dict[str, Any]:
+    model, attrs = load_model(path, checkpoint, member)
+    result = analyze_model(path, model, settings)
+    truth = ground_truth(attrs, model.frame, settings)
+    face = model.face
+    model_report = {
+        "kind": face.model_kind, "member": model.member, "checkpoint": checkpoint, "latent": face.dim,
+        "dt": model.frame.dt, "variables": model.variables,
+        **result.invariants.report(),
+        "cycles": [cycle_report(c, model) for c in result.search.cycles],
+        "cycle_search": [asdict(o) for o in result.search.orders],
+        "symbolic": None if result.code is None else symbolic_report(result.code, result.region_points, model),
+        "notes": result.notes,
+    }
+    model_report.pop("fixed_points")
+    truth_report = None if truth is None else truth.report()
+    report = {
+        "target": str(path), "kind": "run", "settings": asdict(settings),
+        "model": model_report, "truth": truth_report, "comparison": comparison(model_report, truth_report),
+    }
+    report = plain(report)
+    if write:
+        groups = datasets(report, result, truth, model)
+        for name, ds in groups.items():
+            runstore.write_group(path, f"{runstore.ANALYSIS}/{name}", ds)
+        report["groups"] = [f"{runstore.ANALYSIS}/{name}" for name in groups]
+    return report

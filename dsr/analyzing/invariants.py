@@ -1,0 +1,133 @@
+"""Invariants of one dynamical system (spectrum, dimensions, fixed points) and the ground truth of a run."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dsr.analyzing.settings import Settings
+
+
+@dataclass
+class Invariants:
+    """Spectrum, dimensions and fixed points of one dynamical system (model or truth)."""
+
+    spectrum: Any = None
+    kaplan_yorke: float | None = None
+    correlation: Any = None
+    fixed_points: list = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+    def report(self) -> dict[str, Any]:
+        spectrum, d2 = self.spectrum, self.correlation
+        return {
+            **self.extra,
+            "lyapunov": None if spectrum is None else {
+                "exponents": spectrum.exponents, "spread": spectrum.spread, "drift": spectrum.drift,
+                "unit": spectrum.unit, "steps": spectrum.steps, "dt": spectrum.dt,
+                "initial_conditions": int(spectrum.per_initial_condition.shape[0]),
+            },
+            "kaplan_yorke": self.kaplan_yorke,
+            "correlation_dimension": None if d2 is None else {
+                "value": d2.dimension, "fit_range": list(d2.fit_range), "points": d2.points, "theiler": d2.theiler,
+            },
+            "fixed_points": self.fixed_points,
+        }
+
+
+def dimensions(inv: Invariants, observed: np.ndarray, settings: Settings) -> None:
+    from dsr.analysis import dimensions as estimators  # aliased: this function is named dimensions
+
+    if inv.spectrum is not None:
+        inv.kaplan_yorke = estimators.kaplan_yorke(inv.spectrum.exponents)
+    inv.correlation = estimators.correlation_dimension(observed, theiler=settings.theiler, max_points=settings.dimension_points)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Coordinates of a run: system units -> data-store units -> standardized model coordinates."""
+
+    dt: float
+    mean: np.ndarray
+    scale: np.ndarray
+    to_store: Callable[[np.ndarray], np.ndarray] = lambda x: x
+
+    def standardize(self, x: np.ndarray) -> np.ndarray:
+        return (self.to_store(x) - self.mean) / self.scale
+
+    def to_data(self, x_standardized: np.ndarray) -> np.ndarray:
+        return x_standardized * self.scale + self.mean
+
+
+def system_invariants(system: Any, settings: Settings, frame: Frame | None, sample_dt: float | None = None) -> Invariants:
+    """Spectrum, dimensions and fixed points of a ``dsr.systems`` system.
+
+    Flows are integrated by RK4 at the largest step not above the system's default that divides
+    the sampling step ``sample_dt`` (default: the system's dt), and sampled at ``sample_dt``. With
+    a run's ``frame`` the samples are standardized like the run's data and the spectrum covers the
+    model's time span (``settings.steps`` model steps).
+    """
+    from dsr.analysis import fixed_points, lyapunov
+
+    flow = system.kind == "flow"
+    sample = sample_dt or (system.default_dt if flow else 1.0)
+    substeps = max(1, math.ceil(sample / system.default_dt - 1e-9)) if flow else 1
+    h = sample / substeps
+    span = settings.steps * (frame.dt if frame else sample)
+    # A map's iteration stands for the data's sampling step when it has one; alone, exponents are per step.
+    spectrum = lyapunov.lyapunov_spectrum(
+        system, steps=max(1, round(span / h)), transient=settings.transient * substeps,
+        dt=h if flow or frame is not None else None, initial_conditions=settings.initial_conditions, seed=settings.seed,
+    )
+    orbit = system.trajectory(settings.trajectory_steps * substeps, dt=h if flow else None, transient=settings.transient * substeps)
+    orbit = orbit[::substeps]
+    inv = Invariants(spectrum=spectrum)
+    dimensions(inv, orbit if frame is None else frame.standardize(orbit), settings)
+    for p in fixed_points.find_fixed_points(system, seed=settings.seed):
+        entry = {"point": p.point, "eigenvalues_real": p.eigenvalues.real, "eigenvalues_imag": p.eigenvalues.imag,
+                 "stable": p.stable, "type": p.type}
+        if frame is not None:
+            entry |= {"point_data": frame.to_store(p.point), "point_standardized": frame.standardize(p.point)}
+        inv.fixed_points.append(entry)
+    inv.extra = {"source": "system", "name": system.name, "params": dict(system.params), "kind": system.kind,
+                 "dt": sample, "integration_step": h if flow else None, "published": dict(system.invariants)}
+    return inv
+
+
+def ground_truth(attrs: dict, frame: Frame, settings: Settings) -> Invariants | None:
+    """The ground truth of a run: the simulated system, else the data; None without readable data."""
+    from dsr import systems
+    from dsr.data import load
+    from dsr.zarrstore import open_store
+
+    data_path = attrs.get("data_path")
+    if not data_path or not Path(data_path).exists():
+        return None
+    data_attrs = dict(open_store(data_path).attrs)
+    if data_attrs.get("system") in systems.names():
+        try:
+            system = systems.get(data_attrs["system"], **(data_attrs.get("params") or {}))
+        except ValueError:
+            system = None
+        if system is not None:
+            view = Frame(frame.dt, frame.mean, frame.scale, _store_units(data_attrs))
+            return system_invariants(system, settings, view, sample_dt=float(data_attrs.get("dt") or frame.dt))
+    config = attrs.get("config") or {}
+    series = load(data_path, var=config.get("var"), inputs=config.get("inputs"))
+    inv = Invariants(extra={"source": "data", "name": Path(data_path).name})
+    dimensions(inv, frame.standardize(series.values[0]), settings)
+    return inv
+
+
+def _store_units(data_attrs: dict) -> Callable[[np.ndarray], np.ndarray]:
+    """System coordinates -> data-store units (``dsr simulate --standardize`` rescaled them)."""
+    if data_attrs.get("standardized") and "standardization_mean" in data_attrs:
+        mean = np.asarray(data_attrs["standardization_mean"], dtype=np.float64)
+        scale = np.asarray(data_attrs["standardization_scale"], dtype=np.float64)
+        return lambda x: (x - mean) / scale
+    return lambda x: x

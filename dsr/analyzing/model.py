@@ -1,0 +1,132 @@
+"""The analysed model of a run: its Numba face, observation map and coordinates, and its invariants."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from dsr import runstore
+from dsr.analyzing.invariants import Frame, Invariants, dimensions
+from dsr.analyzing.settings import Settings
+from dsr.errors import DsrError
+
+
+@dataclass(frozen=True)
+class RunModel:
+    """The analysed member: Numba face, observation map, run coordinates."""
+
+    face: Any
+    member: int
+    checkpoint: str
+    observe: Callable[[np.ndarray], np.ndarray]
+    frame: Frame
+    variables: list[str]
+    inputs: int
+
+
+def _observation(ds: xr.Dataset, arrays: dict[str, np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """x̂ = g(z) of ``dsr.models.observation`` in numpy: identity (first N units) or B z + b."""
+    n_obs = int(ds.attrs["n_obs"])
+    if ds.attrs.get("observation") == "affine":
+        matrix, bias = arrays["B"], arrays.get("b", np.zeros(n_obs))
+        return lambda z: z @ matrix.T + bias
+    return lambda z: z[..., :n_obs]
+
+
+def _member_arrays(ds: xr.Dataset, member: int) -> dict[str, np.ndarray]:
+    return {name: np.asarray(ds[name].isel(member=member).values, dtype=np.float64) for name in ds.data_vars}
+
+
+def numba_face(ds: xr.Dataset, member: int = 0) -> Any:
+    """The Numba face (`dsr.analysis.pwl.PWLModel`) of one member of a parameter Dataset.
+
+    ``ds`` is a checkpoint as written by ``dsr.models.to_dataset`` (a run's ``params/<name>``);
+    the kind, P and the mean-centring flag come from its attrs. One-line DsrError for a kind
+    that is not piecewise linear, a member out of range, or inconsistent parameters.
+    """
+    from dsr.analysis import pwl
+
+    kind = str(ds.attrs.get("model_kind"))
+    if kind not in pwl.KINDS:
+        raise DsrError(
+            f"model kind {kind!r} is not piecewise linear: fixed points, cycles and regions need one of {', '.join(pwl.KINDS)}"
+        )
+    members = int(ds.sizes.get("member", 1))
+    if not 0 <= member < members:
+        raise DsrError(f"--member {member} is out of range: the ensemble has members 0..{members - 1}")
+    arrays = _member_arrays(ds, member)
+    try:
+        return pwl.from_params(kind, arrays, relus=int(ds.attrs.get("relus", 0)), mean_centering=bool(ds.attrs.get("mean_centering", False)))
+    except ValueError as err:
+        raise DsrError(f"model parameters: {err}") from None
+
+
+def load_model(path: Path, checkpoint: str, member: int | None) -> tuple[RunModel, dict]:
+    path = runstore.require_run(path)
+    attrs = runstore.read_attrs(path)
+    checkpoints = runstore.list_groups(path, runstore.PARAMS)
+    if checkpoint not in checkpoints:
+        raise DsrError(
+            f"{path} has no parameters for checkpoint '{checkpoint}' (it has: {', '.join(checkpoints) or 'none'}); "
+            "analyse a run that reached its first evaluation"
+        )
+    ds = runstore.read_group(path, f"{runstore.PARAMS}/{checkpoint}")
+    chosen = int(attrs.get("best_member", 0)) if member is None else int(member)
+    face = numba_face(ds, chosen)
+    arrays = _member_arrays(ds, chosen)
+    n_obs = int(ds.attrs["n_obs"])
+    standardization = attrs.get("standardization") or {"mean": [0.0] * n_obs, "scale": [1.0] * n_obs}
+    frame = Frame(float(attrs.get("dt") or 1.0), np.asarray(standardization["mean"], dtype=np.float64),
+                   np.asarray(standardization["scale"], dtype=np.float64))
+    model = RunModel(
+        face=face, member=chosen, checkpoint=checkpoint, observe=_observation(ds, arrays), frame=frame,
+        variables=list(attrs.get("variables") or [f"x{i}" for i in range(n_obs)]), inputs=int(ds.attrs.get("inputs", 0)),
+    )
+    return model, attrs
+
+
+def _start_state(path: Path, dim: int) -> np.ndarray:
+    """The last state of the run's stored free run (on the attractor), else the origin."""
+    if (path / runstore.TRAJECTORY / "zarr.json").exists():
+        z = runstore.read_group(path, runstore.TRAJECTORY)["z"].values
+        if z.ndim == 2 and z.shape[1] == dim and np.all(np.isfinite(z[-1])):
+            return np.asarray(z[-1], dtype=np.float64)
+    return np.zeros(dim)
+
+
+@dataclass
+class ModelAnalysis:
+    invariants: Invariants
+    search: Any
+    code: Any
+    region_points: list
+    notes: list[str]
+
+
+def analyze_model(path: Path, model: RunModel, settings: Settings) -> ModelAnalysis:
+    from dsr.analysis import cycles, lyapunov, symbolic
+
+    face = model.face
+    notes = []
+    if model.inputs:
+        notes.append(f"the model has {model.inputs} external inputs; its autonomous map (inputs held at 0) is analysed")
+    orbit = face.trajectory(settings.trajectory_steps, _start_state(path, face.dim), settings.transient)
+    inv = Invariants()
+    code, region_points = None, []
+    if np.all(np.isfinite(orbit)):
+        starts = orbit[np.linspace(0, len(orbit) - 1, settings.initial_conditions).astype(int)]
+        inv.spectrum = lyapunov.lyapunov_spectrum(face, starts, steps=settings.steps, transient=settings.transient, dt=model.frame.dt)
+        dimensions(inv, model.observe(orbit), settings)
+        code = symbolic.symbolic_code(face.pattern(orbit), possible=face.possible_regions())
+        region_points = cycles.region_fixed_points(face, code.patterns)
+        states = orbit[::10]
+    else:
+        notes.append("the model's free run diverges: no Lyapunov spectrum, dimensions or symbolic code")
+        states = None
+    search = cycles.find_cycles(face, settings.order, states=states, seed=settings.seed)
+    return ModelAnalysis(inv, search, code, region_points, notes)

@@ -18,12 +18,19 @@ def stride_step(n: int, max_points: int) -> int:
 
 
 def stride(x: np.ndarray, max_points: int) -> np.ndarray:
-    """Every k-th row of ``x`` (first axis) as float32, at most ``max_points`` rows.
-
-    Used for 3-D curves, where striding keeps the curve's shape (min/max per bucket would
-    join points of different windings).
-    """
+    """Every k-th row of ``x`` (first axis) as float32, at most ``max_points`` rows (a sample of the whole series)."""
     return np.asarray(x[:: stride_step(len(x), max_points)], dtype=np.float32)
+
+
+def tail(n: int, max_points: int) -> slice:
+    """The last ≤ ``max_points`` (≤ MAX_POINTS) of ``n`` rows: the stretch of a state-space curve that is drawn.
+
+    A contiguous stretch at full resolution keeps a 3-D curve smooth, where a stride would
+    replace each winding by a few chords (and min/max per bucket would join points of
+    different windings); the end of a free run is the part furthest from its start.
+    """
+    max_points = max(2, min(int(max_points), MAX_POINTS))
+    return slice(max(0, n - max_points), n)
 
 
 def envelope(t: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:

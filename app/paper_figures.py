@@ -20,7 +20,7 @@ from matplotlib.ticker import MaxNLocator
 
 from dsr import runstore
 from dsr.app import panel_fixed_points, panel_lyapunov, panel_params, panel_spectra, panel_training
-from dsr.app.decimate import stride
+from dsr.app.decimate import tail
 from dsr.app.panel_timeseries import INITIAL_STEPS
 from dsr.app.runview import RunView
 from dsr.app.scene import Scene, run_scene
@@ -28,7 +28,7 @@ from dsr.app.style import MODEL_COLOR, STABLE_COLOR, TRUTH_COLOR, UNSTABLE_COLOR
 from dsr.errors import DsrError
 
 POINTS = 20_000
-"""Points per curve in the 3-D panel: vector output stays a few MB."""
+"""States per curve in the 3-D panel (the last ones, see ``decimate.tail``): vector output stays a few MB."""
 
 
 def _note(ax: Axes, text: str) -> None:
@@ -38,7 +38,7 @@ def _note(ax: Axes, text: str) -> None:
 
 def _attractor(ax: Axes, scene: Scene) -> None:
     for series in scene.series:
-        x = stride(series.values, POINTS)
+        x = series.values[tail(len(series.values), POINTS)]
         ax.plot(x[:, 0], x[:, 1], x[:, 2], lw=0.3, color=series.color, alpha=0.7, label=series.label)
     for orbit in scene.orbits:
         if not orbit.real:

@@ -318,10 +318,17 @@ def test_attractor_callback_switches_axes_projection_and_colour(root: Path) -> N
     fig = redraw(scene, "variables", "source", ["z", "x", "y"], 20_000)
     assert fig.layout.scene.xaxis.title.text == "z" and fig.layout.scene.zaxis.title.text == "y"
     assert [t.name for t in fig.data][:2] == ["data", "model (free run)"]
-    data_trace = fig.data[0]
-    assert np.allclose(np.asarray(data_trace.x)[:5], scene.series[0].values[::5][:5, 2])
+    # A 3-D curve is the series' last stretch at full resolution (a stride would cut windings into chords).
+    data = scene.series[0].values
+    assert len(data) > 1_000 and np.allclose(np.asarray(redraw(scene, "variables", "source", ["z", "x", "y"], 1_000).data[0].x), data[-1_000:, 2])
+    assert np.allclose(np.asarray(fig.data[0].x), data[-20_000:, 2])
     regions = redraw(scene, "variables", "regions", ["x", "y", "z"], 20_000)
     assert any(t.name.startswith("region 1") for t in regions.data)
+    model = scene.series[1]
+    shown = [np.asarray(t.x) for t in regions.data if t.name.startswith("region")]
+    # Every drawn state of the model lies in exactly one region's line, in the same stretch.
+    assert np.allclose(np.nansum(np.where(np.isnan(shown), 0, shown), axis=0), model.values[-20_000:, 0])
+    assert np.all(np.sum(~np.isnan(shown), axis=0) == 1)
     assert regions.data[0].visible == "legendonly"  # the data, hidden while regions are shown
     assert sum(t.name.startswith("stable fixed point") or t.name.startswith("true fixed point") for t in fig.data) == 2
 

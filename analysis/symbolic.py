@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy import sparse
 
 
 @dataclass(frozen=True)
@@ -32,15 +33,17 @@ class SymbolicCode:
 
     ``labels`` (T,) region labels (0 = most visited); ``patterns`` (R, n_bits) the pattern of
     each label; ``frequencies`` (R,) fractions of time; ``transitions`` (R, R) counts between
-    successive distinct regions and ``probabilities`` its row-normalised form; ``episodes`` (R,)
-    and ``dwell`` (R,) the number and mean length of visits; ``block_entropies`` h_0, h_1, ...
+    successive distinct regions and ``probabilities`` its row-normalised form, both sparse
+    (``scipy.sparse.csr_array``: a wide shPLRNN visits ~10⁴ regions, whose dense R × R matrices
+    would take gigabytes); ``episodes`` (R,) and ``dwell`` (R,) the number and mean length of
+    visits; ``block_entropies`` h_0, h_1, ...
     """
 
     labels: np.ndarray
     patterns: np.ndarray
     frequencies: np.ndarray
-    transitions: np.ndarray
-    probabilities: np.ndarray
+    transitions: sparse.csr_array
+    probabilities: sparse.csr_array
     episodes: np.ndarray
     dwell: np.ndarray
     block_entropies: np.ndarray
@@ -53,12 +56,21 @@ class SymbolicCode:
 
     @property
     def entropy_rate(self) -> float:
-        """Estimated entropy rate (nats per step): the last well-sampled conditional block entropy."""
-        return float(self.block_entropies[-1]) if self.block_entropies.size else 0.0
+        """Estimated entropy rate (nats per step): the last well-sampled conditional block entropy.
+
+        NaN when not even single symbols are well sampled (more than a tenth as many regions as steps).
+        """
+        return float(self.block_entropies[-1]) if self.block_entropies.size else float("nan")
+
+    def edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The observed transitions as arrays (from, to, count, probability), ordered by (from, to)."""
+        t, p = self.transitions, self.probabilities
+        sources = np.repeat(np.arange(t.shape[0]), np.diff(t.indptr))
+        return sources, t.indices.copy(), t.data.copy(), p.data.copy()
 
     def mediators(self) -> list[int]:
         """Labels of the articulation regions of the undirected transition graph (ascending)."""
-        return articulation_points(self.transitions > 0)
+        return articulation_points(self.transitions)
 
 
 def symbolic_code(patterns: ArrayLike, possible: int | None = None, max_block: int = 8) -> SymbolicCode:
@@ -81,12 +93,14 @@ def symbolic_code(patterns: ArrayLike, possible: int | None = None, max_block: i
     starts = np.r_[0, np.flatnonzero(np.diff(labels)) + 1]
     runs = np.diff(np.r_[starts, len(labels)])
     visits = labels[starts]
-    transitions = np.zeros((regions, regions), dtype=np.int64)
-    np.add.at(transitions, (visits[:-1], visits[1:]), 1)
+    # Repeated (from, to) pairs are summed into counts; rows and columns come out sorted.
+    ones = np.ones(len(visits) - 1, dtype=np.int64)
+    transitions = sparse.csr_array((ones, (visits[:-1], visits[1:])), shape=(regions, regions))
+    transitions.sum_duplicates()
     episodes = np.bincount(visits, minlength=regions)
     dwell = np.bincount(visits, weights=runs, minlength=regions) / np.maximum(episodes, 1)
-    leaving = transitions.sum(axis=1, keepdims=True)
-    probabilities = np.divide(transitions, leaving, out=np.zeros(transitions.shape), where=leaving > 0)
+    leaving = np.repeat(transitions.sum(axis=1), np.diff(transitions.indptr))
+    probabilities = sparse.csr_array((transitions.data / leaving, transitions.indices, transitions.indptr), shape=transitions.shape)
     return SymbolicCode(
         labels=labels,
         patterns=unique[order],
@@ -124,33 +138,52 @@ def _conditional_block_entropies(labels: np.ndarray, max_block: int) -> np.ndarr
     return np.diff(entropies)
 
 
-def articulation_points(adjacency: ArrayLike) -> list[int]:
-    """Vertices whose removal disconnects their connected component; edges are read as undirected
-    and self-loops are ignored."""
-    adj = np.asarray(adjacency, dtype=bool)
-    adj = (adj | adj.T) & ~np.eye(len(adj), dtype=bool)
-    before = _components(adj)
-    result = []
-    for v in range(len(adj)):
-        keep = np.flatnonzero(np.arange(len(adj)) != v)
-        # A vertex with neighbours splits its component iff the count rises without it.
-        if adj[v].any() and _components(adj[np.ix_(keep, keep)]) > before:
-            result.append(v)
-    return result
+def articulation_points(adjacency: ArrayLike | sparse.sparray) -> list[int]:
+    """Vertices whose removal disconnects their connected component (ascending); nonzero entries of
+    the dense or sparse ``adjacency`` are read as undirected edges, self-loops are ignored.
 
-
-def _components(adj: np.ndarray) -> int:
-    seen = np.zeros(len(adj), dtype=bool)
-    count = 0
-    for start in range(len(adj)):
-        if seen[start]:
+    Hopcroft–Tarjan lowpoints by one iterative depth-first search, O(V + E) (Hopcroft & Tarjan,
+    Commun. ACM 16, 372 (1973)): a non-root vertex u is an articulation point iff some DFS child v
+    has low(v) ≥ disc(u); the root iff it has two or more DFS children.
+    """
+    coo = sparse.coo_array(adjacency)
+    n = coo.shape[0]
+    keep = (coo.data != 0) & (coo.row != coo.col)
+    rows, cols = coo.row[keep], coo.col[keep]
+    both = sparse.csr_array((np.ones(2 * len(rows), dtype=bool), (np.r_[rows, cols], np.r_[cols, rows])), shape=(n, n))
+    indptr, neighbours = both.indptr, both.indices
+    disc = np.full(n, -1, dtype=np.int64)
+    low = np.zeros(n, dtype=np.int64)
+    parent = np.full(n, -1, dtype=np.int64)
+    cut = np.zeros(n, dtype=bool)
+    clock = 0
+    for root in range(n):
+        if disc[root] >= 0:
             continue
-        count += 1
-        stack = [start]
-        seen[start] = True
+        disc[root] = low[root] = clock
+        clock += 1
+        children = 0
+        stack = [[root, int(indptr[root])]]  # (vertex, position of its next neighbour)
         while stack:
-            v = stack.pop()
-            for w in np.flatnonzero(adj[v] & ~seen):
-                seen[w] = True
-                stack.append(w)
-    return count
+            frame = stack[-1]
+            v, i = frame
+            if i < indptr[v + 1]:
+                frame[1] += 1
+                w = neighbours[i]
+                if disc[w] < 0:
+                    parent[w] = v
+                    disc[w] = low[w] = clock
+                    clock += 1
+                    children += v == root
+                    stack.append([w, int(indptr[w])])
+                elif w != parent[v]:
+                    low[v] = min(low[v], disc[w])
+                continue
+            stack.pop()
+            if stack:
+                u = stack[-1][0]
+                low[u] = min(low[u], low[v])
+                if u != root and low[v] >= disc[u]:
+                    cut[u] = True
+        cut[root] = children > 1
+    return np.flatnonzero(cut).tolist()

@@ -10,8 +10,10 @@ Next to each result: the data-against-data floor at the same length (training da
 test data), which a perfect model could reach.
 
 Data: ../shared/data/reference/*.npy (see its README); the script skips a dataset whose file
-is missing. Usage: python benchmarks/reconstruct.py [--datasets lorenz63,rossler,ecg]
-[--fits 5] [--jobs 2] [--epochs N] [--models default,alrnn]
+is missing. With `--reuse`, a finished run store of the same name and configuration in `--out`
+counts as that fit (its wall time from its history), so fits can be added to a benchmark later.
+Usage: python benchmarks/reconstruct.py [--datasets lorenz63,rossler,ecg] [--fits 5] [--jobs 2]
+[--epochs N] [--models default,alrnn] [--out DIR] [--reuse]
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def _stores(name: str, folder: Path) -> tuple[Path, Path, np.ndarray, np.ndarray
         test = np.load(REFERENCE / test_file).astype(np.float64)
     paths = []
     for part, values in (("train", train), ("test", test)):
-        paths.append(write_dataset(to_dataset(values, dt, dtype=np.float64), folder / f"{name}_{part}.zarr"))
+        paths.append(write_dataset(to_dataset(values, dt, dtype=np.float64), folder / f"{name}_{part}.zarr", overwrite=True))
     return paths[0], paths[1], train, test
 
 
@@ -75,9 +77,24 @@ def _floor(train: np.ndarray, test: np.ndarray) -> tuple[float, float]:
     )
 
 
+def _finished(path: Path, options: dict) -> tuple[float, dict, int] | None:
+    """(wall time, best-member metrics, parameter count) of a finished run with these options, else None."""
+    from dsr import runstore
+
+    if not (path / "zarr.json").exists():
+        return None
+    attrs = runstore.read_attrs(path)
+    if attrs.get("status") != "finished" or any(attrs["config"].get(k) != v for k, v in options.items()):
+        return None
+    seconds = float(runstore.read_group(path, "history")["time"].values[-1])
+    return seconds, attrs["final_metrics"], attrs["n_parameters"]
+
+
 def _fit(args: tuple) -> tuple[float, dict, int]:
     """One fit in a worker process; returns its wall time, best-member metrics and parameter count."""
-    train, test, options, folder, name = args
+    train, test, options, folder, name, reuse = args
+    if reuse and (done := _finished(Path(folder) / f"{name}.zarr", options)) is not None:
+        return done
     import torch
 
     torch.set_num_threads(1)
@@ -95,6 +112,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=None, help="override the default number of epochs")
     parser.add_argument("--out", default=None, help="keep the run stores here (default: a temporary folder)")
+    parser.add_argument("--reuse", action="store_true", help="count finished run stores of the same configuration in --out")
     args = parser.parse_args()
 
     rows = []
@@ -112,7 +130,7 @@ def main() -> None:
                     options["epochs"] = args.epochs
                 ensemble = FitConfig(**options).ensemble
                 jobs = [
-                    (str(train_store), str(test_store), options | {"seed": k * ensemble}, str(folder), f"{name}-{model}-{k}")
+                    (str(train_store), str(test_store), options | {"seed": k * ensemble}, str(folder), f"{name}-{model}-{k}", args.reuse)
                     for k in range(args.fits)
                 ]
                 results = list(pool.map(_fit, jobs))

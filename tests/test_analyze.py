@@ -108,6 +108,12 @@ def test_run_groups_are_written_with_settings(run_report, fitted_run):
     assert list(cycles["points"].dims) == ["cycle", "step", "variable"]
     symbolic = runstore.read_group(fitted_run, "analysis/symbolic")
     assert symbolic.sizes["time"] == SMALL.trajectory_steps and symbolic.attrs["possible"] == 4
+    # The stored transitions are the changes of region along the stored labels.
+    labels = symbolic["label"].values
+    changes = np.flatnonzero(np.diff(labels))
+    assert symbolic["transition_count"].values.sum() == len(changes)
+    stored = set(zip(symbolic["transition_from"].values.tolist(), symbolic["transition_to"].values.tolist()))
+    assert stored == set(zip(labels[changes].tolist(), labels[changes + 1].tolist()))
     truth = runstore.read_group(fitted_run, "analysis/truth")
     np.testing.assert_allclose(np.abs(truth["fixed_points_data"].values).max(), 27.0, atol=1e-6)
     comparison = runstore.read_group(fitted_run, "analysis/comparison")

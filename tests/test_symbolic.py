@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import sparse
 import pytest
 
 from dsr.analysis import cycles, pwl, symbolic
@@ -41,13 +42,16 @@ def test_regions_used_and_relabelled_by_frequency(code):
 
 
 def test_transitions_pass_through_the_centre(code):
-    t = code.transitions
+    t = code.transitions.toarray()
     assert t[1, 2] == t[2, 1] == 0  # never lobe to lobe
     assert np.all(np.diag(t) == 0)
     assert t.sum() == code.episodes.sum() - 1
     np.testing.assert_allclose(code.probabilities.sum(axis=1), 1.0)
-    np.testing.assert_allclose(code.probabilities[1:, 0], 1.0)
+    np.testing.assert_allclose(code.probabilities.toarray()[1:, 0], 1.0)
     assert code.mediators() == [0]
+    sources, targets, counts, probabilities = code.edges()
+    assert np.array_equal(t[sources, targets], counts) and counts.sum() == t.sum() and np.all(counts > 0)
+    np.testing.assert_allclose(probabilities, counts / t.sum(axis=1)[sources])
 
 
 def test_dwell_times_and_episodes(code):
@@ -68,8 +72,13 @@ def test_entropy_rate_of_coin_flips_and_of_a_cycle():
 
 def test_a_single_region_has_no_transitions():
     still = symbolic.symbolic_code(np.ones((50, 2), dtype=np.uint8))
-    assert still.used == 1 and still.transitions.tolist() == [[0]] and still.entropy_rate == 0.0
+    assert still.used == 1 and still.transitions.toarray().tolist() == [[0]] and still.entropy_rate == 0.0
     assert still.dwell.tolist() == [50.0] and still.mediators() == []
+
+
+def test_entropy_rate_is_nan_when_regions_are_too_many_for_the_series():
+    visited_once = np.unpackbits(np.arange(200, dtype=np.uint8)[:, None], axis=1)
+    assert math.isnan(symbolic.symbolic_code(visited_once).entropy_rate)
 
 
 @pytest.mark.parametrize(
@@ -105,3 +114,35 @@ def test_symbolic_code_of_a_model_trajectory_with_region_fixed_points():
 def test_bad_patterns(patterns):
     with pytest.raises(ValueError, match=r"patterns must have shape \(T, n_bits\)"):
         symbolic.symbolic_code(patterns)
+
+
+def _articulation_points_by_removal(adjacency: np.ndarray) -> list[int]:
+    """The definition, by brute force: v is one iff removing it raises its graph's component count."""
+    from scipy.sparse.csgraph import connected_components
+
+    adj = (adjacency | adjacency.T) & ~np.eye(len(adjacency), dtype=bool)
+    before = connected_components(adj, directed=False)[0]
+    found = []
+    for v in range(len(adj)):
+        keep = np.flatnonzero(np.arange(len(adj)) != v)
+        # Removing an isolated vertex lowers the count by one; any other vertex splits iff it rises.
+        if adj[v].any() and connected_components(adj[np.ix_(keep, keep)], directed=False)[0] > before:
+            found.append(v)
+    return found
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_articulation_points_match_their_definition_on_random_graphs(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 25))
+    adjacency = rng.random((n, n)) < rng.uniform(0.02, 0.3)
+    expected = _articulation_points_by_removal(adjacency)
+    assert symbolic.articulation_points(adjacency) == expected
+    assert symbolic.articulation_points(sparse.csr_array(adjacency.astype(np.int64) * 3)) == expected
+
+
+def test_a_long_chain_of_ten_thousand_regions_is_cut_at_every_inner_region():
+    """Wide shPLRNNs visit ~10^4 regions: the graph stays sparse and the search linear (no recursion limit)."""
+    n = 10_000
+    chain = sparse.csr_array((np.ones(n - 1), (np.arange(n - 1), np.arange(1, n))), shape=(n, n))
+    assert symbolic.articulation_points(chain) == list(range(1, n - 1))

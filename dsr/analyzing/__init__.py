@@ -27,8 +27,10 @@ Run-store groups (``analysis/<name>``; the settings in each group's attrs):
   units), ``points_latent`` (cycle, step, latent), ``regions`` (cycle, step, bit).
 - ``symbolic``: ``label`` (time); per region ``pattern``, ``frequency``, ``dwell``, ``episodes``, the
   fixed point of its affine map (``fixed_point_latent``, ``fixed_point_data``, ``fixed_point_real``,
-  ``fixed_point_type``, ``fixed_point_max_abs_eigenvalue``); ``transitions``, ``probabilities``
-  (region, region_to); ``block_entropy``; attrs used, possible, entropy_rate, mediators.
+  ``fixed_point_type``, ``fixed_point_max_abs_eigenvalue``); per observed transition between
+  successive distinct regions ``transition_from``, ``transition_to``, ``transition_count``,
+  ``transition_probability`` (transition; sparse, since wide models visit ~10⁴ regions);
+  ``block_entropy``; attrs used, possible, entropy_rate, mediators.
 - ``truth`` (when the data came from a system): its ``fixed_points_data`` (fixed_point, variable),
   eigenvalues and types, with the system and parameters in attrs.
 - ``comparison``: the comparison table as 0-d variables.

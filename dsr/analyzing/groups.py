@@ -76,6 +76,7 @@ def datasets(report: dict[str, Any], result: ModelAnalysis, truth: Invariants | 
     code = result.code
     if code is not None:
         fps = result.region_points
+        sources, targets, counts, probabilities = code.edges()
         latent = np.array([np.full(model.face.dim, np.nan) if fp is None else fp.points[0] for fp in fps])
         groups["symbolic"] = xr.Dataset(
             {
@@ -83,8 +84,8 @@ def datasets(report: dict[str, Any], result: ModelAnalysis, truth: Invariants | 
                 "pattern": (("region", "bit"), code.patterns),
                 "frequency": (("region",), code.frequencies), "dwell": (("region",), code.dwell),
                 "episodes": (("region",), code.episodes),
-                "transitions": (("region", "region_to"), code.transitions),
-                "probabilities": (("region", "region_to"), code.probabilities),
+                "transition_from": (("transition",), sources), "transition_to": (("transition",), targets),
+                "transition_count": (("transition",), counts), "transition_probability": (("transition",), probabilities),
                 "fixed_point_latent": (("region", "latent"), latent),
                 "fixed_point_data": (("region", "variable"), model.frame.to_data(model.observe(latent))),
                 "fixed_point_real": (("region",), np.array([fp is not None and fp.real for fp in fps], dtype=bool)),
@@ -93,8 +94,9 @@ def datasets(report: dict[str, Any], result: ModelAnalysis, truth: Invariants | 
                 "block_entropy": (("block",), code.block_entropies),
             },
             coords={"variable": np.array(model.variables, dtype=object)},
-            attrs={**base, "used": code.used, "possible": code.possible, "entropy_rate": code.entropy_rate,
-                   "mediators": code.mediators(), "entropy_unit": "nats per step"},
+            # No entropy rate attr when it is not estimable (NaN is not JSON).
+            attrs={**base, "used": code.used, "possible": code.possible, "mediators": code.mediators(), "entropy_unit": "nats per step",
+                   **({"entropy_rate": code.entropy_rate} if np.isfinite(code.entropy_rate) else {})},
         )
 
     if truth is not None and truth.extra.get("source") == "system":

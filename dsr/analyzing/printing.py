@@ -121,7 +121,8 @@ def _print_symbolic(console: Any, sym: dict[str, Any]) -> None:
 
     table = Table(
         "region", "pattern", "time %", "dwell", "fixed point", "type", "max |eig|", "at (data units)",
-        title=f"Symbolic code: {sym['used']} of {sym['possible']} regions used; entropy rate {_fmt(sym['entropy_rate'], 3)} nats/step",
+        title=f"Symbolic code: {sym['used']} of {sym['possible']} regions used; entropy rate "
+        + (f"{_fmt(sym['entropy_rate'], 3)} nats/step" if math.isfinite(sym["entropy_rate"]) else "not estimable (too few steps per region)"),
         title_justify="left",
     )
     for r in sym["regions"][:20]:
@@ -132,12 +133,13 @@ def _print_symbolic(console: Any, sym: dict[str, Any]) -> None:
             "-" if fp is None else _fmt(fp["max_abs_eigenvalue"]), "-" if fp is None else _fmt(fp["data"]),
         )
     console.print(table)
-    edges = [
-        f"{i}→{j} {_fmt(p, 2)}" for i, row in enumerate(sym["probabilities"][:20]) for j, p in enumerate(row[:20]) if p > 0
-    ]
+    t = sym["transitions"]
+    edges = [f"{i}→{j} {_fmt(p, 2)}" for i, j, p in zip(t["from"], t["to"], t["probability"]) if i < 20 and j < 20]
     console.print("transitions (P(next region | leaving)): " + (", ".join(edges[:40]) or "none"))
     if sym["mediators"]:
-        console.print(f"mediating regions (every passage between the others runs through them): {sym['mediators']}")
+        shown = sym["mediators"][:20]
+        more = f" and {len(sym['mediators']) - len(shown)} more" if len(sym["mediators"]) > len(shown) else ""
+        console.print(f"mediating regions (every passage between the others runs through them): {shown}{more}")
 
 
 def _print_fixed_points(console: Any, points: list[dict[str, Any]], title: str = "fixed points") -> None:

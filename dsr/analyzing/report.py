@@ -39,9 +39,11 @@ def symbolic_report(code: Any, region_points: list, model: RunModel) -> dict[str
                 "data": model.frame.to_data(model.observe(fp.points[0])),
             },
         })
+    sources, targets, counts, probabilities = code.edges()
     return {
-        "used": code.used, "possible": code.possible, "regions": regions, "transitions": code.transitions,
-        "probabilities": code.probabilities, "entropy_rate": code.entropy_rate, "mediators": code.mediators(),
+        "used": code.used, "possible": code.possible, "regions": regions,
+        "transitions": {"from": sources, "to": targets, "count": counts, "probability": probabilities},
+        "entropy_rate": code.entropy_rate, "mediators": code.mediators(),
     }
 
 

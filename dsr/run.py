@@ -76,15 +76,14 @@ class Run:
         """
         import torch
 
-        from dsr.evaluation import shared_tensor
+        from dsr.evaluation import latent_run, shared_tensor
 
         member = self.best_member if member is None else member
         model = self.model
         if z0 is None:
             z0 = self.trajectory["z"].values[-1]
-        z = shared_tensor(z0, model)
         with torch.no_grad():
-            x = model.observe(model.generate(n, z0=z))[member].numpy()
+            x = model.observe(latent_run(model, shared_tensor(z0, model), n))[member].numpy()
         return x if standardized else self.unstandardize(x)
 
 

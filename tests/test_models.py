@@ -351,3 +351,24 @@ def test_bad_arguments_raise_one_line_messages_with_a_fix(args: tuple, kwargs: d
 def test_registry_names() -> None:
     assert list(MODELS) == ["plrnn", "shplrnn", "clipped-shplrnn", "alrnn", "dendplrnn"]
     assert all(MODELS[kind].kind == kind for kind in MODELS)
+
+
+@pytest.mark.parametrize(("kind", "options"), VARIANTS, ids=VARIANT_IDS)
+def test_fast_free_run_through_the_numba_face_equals_generate(kind: str, options: dict) -> None:
+    """Evaluation's free runs go through the Numba face; over a short horizon they equal torch's generate."""
+    from dsr.evaluation import latent_run
+
+    model = randomize(build(kind, seeds=[0, 1], **options), seed=4)
+    z0 = states(2, M, seed=5)
+    expected = model.generate(12, z0=z0)[:, 4:]
+    assert torch.all(torch.isfinite(expected))
+    torch.testing.assert_close(latent_run(model, z0, 8, transient=4), expected, rtol=1e-10, atol=1e-10)
+
+
+def test_free_run_with_inputs_drives_the_torch_model() -> None:
+    from dsr.evaluation import latent_run
+
+    model = randomize(build("alrnn", inputs=2, seeds=[0]), seed=2)
+    z0 = torch.zeros(1, model.latent, dtype=F64)
+    s = torch.randn(1, 12, 2, dtype=F64, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(latent_run(model, z0, 8, transient=4, s=s), model.generate(12, z0=z0, s=s)[:, 4:])

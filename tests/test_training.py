@@ -263,3 +263,25 @@ def test_evaluate_needs_a_run_store(lorenz_store: Path, tmp_path: Path, run_cli)
 def test_plot_and_app_bad_input(lorenz_store: Path, tmp_path: Path, run_cli) -> None:
     assert_one_line_error(run_cli("plot", lorenz_store, "-o", tmp_path / "f.pdf"), "not a dsr run store")
     assert_one_line_error(run_cli("app", tmp_path / "nothere"), "not a folder")
+
+
+def test_evaluate_pe_is_the_metric_from_every_test_point_or_an_even_subsample() -> None:
+    """evaluate's PE(k) equals metrics.prediction_error with the model as predictor; pe_starts subsamples it."""
+    from dsr.analysis import metrics
+    from dsr.data import TimeSeries
+    from dsr.evaluation import evaluate, shared_tensor
+
+    model = make_model("shplrnn", n_obs=2, latent=2, hidden=5, seeds=[0, 1], dtype=torch.float64)
+    values = np.cumsum(np.random.default_rng(0).normal(size=(300, 2)), axis=0) / 10
+    test = TimeSeries(values=values[None], dt=0.1, variables=("a", "b"))
+
+    def predict(member: int):
+        def run(x0: np.ndarray, n: int) -> np.ndarray:
+            z = model.generate(n + 1, x0=shared_tensor(x0, model))
+            return model.observe(z[:, :, 1:])[member].detach().numpy()
+        return run
+
+    expected = [metrics.prediction_error(values, predict(e), 7) for e in range(2)]
+    np.testing.assert_allclose(evaluate(model, test, pe_steps=7)["pe"], expected, rtol=1e-12)
+    sampled = evaluate(model, test, pe_steps=7, pe_starts=50)["pe"]
+    assert np.all(np.abs(sampled - expected) < 0.5 * np.asarray(expected)) and not np.allclose(sampled, expected, rtol=1e-12)

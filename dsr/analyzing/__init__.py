@@ -39,7 +39,7 @@ Run-store groups (``analysis/<name>``; the settings in each group's attrs):
 from __future__ import annotations
 
 from dsr.analyzing.api import analyze, analyze_command
-from dsr.analyzing.model import numba_face
+from dsr.numba_face import numba_face
 from dsr.analyzing.printing import print_report
 from dsr.analyzing.settings import Settings
 

@@ -14,6 +14,7 @@ from dsr import runstore
 from dsr.analyzing.invariants import Frame, Invariants, dimensions
 from dsr.analyzing.settings import Settings
 from dsr.errors import DsrError
+from dsr.numba_face import member_arrays, numba_face
 
 
 @dataclass(frozen=True)
@@ -38,34 +39,6 @@ def _observation(ds: xr.Dataset, arrays: dict[str, np.ndarray]) -> Callable[[np.
     return lambda z: z[..., :n_obs]
 
 
-def _member_arrays(ds: xr.Dataset, member: int) -> dict[str, np.ndarray]:
-    return {name: np.asarray(ds[name].isel(member=member).values, dtype=np.float64) for name in ds.data_vars}
-
-
-def numba_face(ds: xr.Dataset, member: int = 0) -> Any:
-    """The Numba face (`dsr.analysis.pwl.PWLModel`) of one member of a parameter Dataset.
-
-    ``ds`` is a checkpoint as written by ``dsr.models.to_dataset`` (a run's ``params/<name>``);
-    the kind, P and the mean-centring flag come from its attrs. One-line DsrError for a kind
-    that is not piecewise linear, a member out of range, or inconsistent parameters.
-    """
-    from dsr.analysis import pwl
-
-    kind = str(ds.attrs.get("model_kind"))
-    if kind not in pwl.KINDS:
-        raise DsrError(
-            f"model kind {kind!r} is not piecewise linear: fixed points, cycles and regions need one of {', '.join(pwl.KINDS)}"
-        )
-    members = int(ds.sizes.get("member", 1))
-    if not 0 <= member < members:
-        raise DsrError(f"--member {member} is out of range: the ensemble has members 0..{members - 1}")
-    arrays = _member_arrays(ds, member)
-    try:
-        return pwl.from_params(kind, arrays, relus=int(ds.attrs.get("relus", 0)), mean_centering=bool(ds.attrs.get("mean_centering", False)))
-    except ValueError as err:
-        raise DsrError(f"model parameters: {err}") from None
-
-
 def load_model(path: Path, checkpoint: str, member: int | None) -> tuple[RunModel, dict]:
     path = runstore.require_run(path)
     attrs = runstore.read_attrs(path)
@@ -78,7 +51,7 @@ def load_model(path: Path, checkpoint: str, member: int | None) -> tuple[RunMode
     ds = runstore.read_group(path, f"{runstore.PARAMS}/{checkpoint}")
     chosen = int(attrs.get("best_member", 0)) if member is None else int(member)
     face = numba_face(ds, chosen)
-    arrays = _member_arrays(ds, chosen)
+    arrays = member_arrays(ds, chosen)
     n_obs = int(ds.attrs["n_obs"])
     standardization = attrs.get("standardization") or {"mean": [0.0] * n_obs, "scale": [1.0] * n_obs}
     frame = Frame(float(attrs.get("dt") or 1.0), np.asarray(standardization["mean"], dtype=np.float64),

@@ -58,6 +58,10 @@ class Snapshot:
 ProgressCallback = Callable[[dict], None]
 
 
+PE_STARTS = 2_000
+"""Evenly spaced starts of PE during training (an estimate for the history; the final metrics use every point)."""
+
+
 class Trainer:
     """Trains ``model`` on ``train`` and selects checkpoints by D_stsp on ``test``; writes to ``store``."""
 
@@ -195,7 +199,7 @@ class Trainer:
     # ----- evaluation -----------------------------------------------------------------------------
 
     def evaluate(self) -> dict[str, np.ndarray]:
-        scores = evaluate(self.model, self.test, self.config.eval_steps, self.config.pe_steps)
+        scores = evaluate(self.model, self.test, self.config.eval_steps, self.config.pe_steps, pe_starts=PE_STARTS)
         current = self.model.to_dataset()
         d = np.where(np.isfinite(scores["d_stsp"]), scores["d_stsp"], np.inf)
         for e in np.flatnonzero(d < self.best_score):

@@ -1,0 +1,45 @@
+"""The Numba face of a trained model: one member's parameters as a `dsr.analysis.pwl.PWLModel` (no torch).
+
+A model kind has two faces (design.md): the torch module for training and the Numba face (step,
+Jacobian, region pattern, region affine map) that analysis, fast free runs and the app use on
+parameters read from a run store. Both are built from the parameter Dataset of
+``dsr.models.to_dataset``; ``tests/test_analyze.py`` checks that they agree for every kind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from dsr.errors import DsrError
+
+
+def member_arrays(ds: xr.Dataset, member: int) -> dict[str, np.ndarray]:
+    """The float64 parameter arrays of one ensemble member, by their dataset names."""
+    return {name: np.asarray(ds[name].isel(member=member).values, dtype=np.float64) for name in ds.data_vars}
+
+
+def numba_face(ds: xr.Dataset, member: int = 0) -> Any:
+    """The Numba face (`dsr.analysis.pwl.PWLModel`) of one member of a parameter Dataset.
+
+    ``ds`` is a checkpoint as written by ``dsr.models.to_dataset`` (a run's ``params/<name>``);
+    the kind, P and the mean-centring flag come from its attrs. One-line DsrError for a kind
+    that is not piecewise linear, a member out of range, or inconsistent parameters.
+    """
+    from dsr.analysis import pwl
+
+    kind = str(ds.attrs.get("model_kind"))
+    if kind not in pwl.KINDS:
+        raise DsrError(
+            f"model kind {kind!r} is not piecewise linear: fixed points, cycles and regions need one of {', '.join(pwl.KINDS)}"
+        )
+    members = int(ds.sizes.get("member", 1))
+    if not 0 <= member < members:
+        raise DsrError(f"--member {member} is out of range: the ensemble has members 0..{members - 1}")
+    arrays = member_arrays(ds, member)
+    try:
+        return pwl.from_params(kind, arrays, relus=int(ds.attrs.get("relus", 0)), mean_centering=bool(ds.attrs.get("mean_centering", False)))
+    except ValueError as err:
+        raise DsrError(f"model parameters: {err}") from None

@@ -285,3 +285,17 @@ def test_evaluate_pe_is_the_metric_from_every_test_point_or_an_even_subsample() 
     np.testing.assert_allclose(evaluate(model, test, pe_steps=7)["pe"], expected, rtol=1e-12)
     sampled = evaluate(model, test, pe_steps=7, pe_starts=50)["pe"]
     assert np.all(np.abs(sampled - expected) < 0.5 * np.asarray(expected)) and not np.allclose(sampled, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 5])
+def test_spectral_norms_equal_the_largest_singular_value(m: int) -> None:
+    from dsr.training.forcing import spectral_norms
+
+    gen = torch.Generator().manual_seed(m)
+    random = torch.randn(500, m, m, dtype=torch.float64, generator=gen) * torch.rand(500, 1, 1, dtype=torch.float64, generator=gen) * 10
+    eye = torch.eye(m, dtype=torch.float64)
+    rank_one = torch.outer(torch.arange(1.0, m + 1, dtype=torch.float64), torch.ones(m, dtype=torch.float64))
+    special = torch.stack([eye, 0.5 * eye, torch.zeros(m, m, dtype=torch.float64), rank_one, -eye + 1e-9 * rank_one])
+    matrices = torch.cat([random, special])
+    expected = torch.linalg.matrix_norm(matrices, ord=2)
+    torch.testing.assert_close(spectral_norms(matrices), expected, rtol=1e-9, atol=1e-12)

@@ -153,3 +153,23 @@ def test_fused_fit_equals_autograd_fit(lorenz_store: Path, tmp_path: Path) -> No
     assert seen == ["fused"] * 3 + ["autograd"] * 3
     for name in params["autograd"].data_vars:
         np.testing.assert_allclose(params["fused"][name].values, params["autograd"][name].values, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [("clipped-shplrnn", {"latent": 3, "hidden": 7}), ("shplrnn", {"latent": 2, "hidden": 5}), ("alrnn", {"latent": 6, "relus": 2}),
+     ("plrnn", {"latent": 3}), ("plrnn", {"latent": 4, "mean_centering": True}), ("dendplrnn", {"latent": 3, "bases": 2})],
+)
+def test_agtf_estimate_of_the_kernel_equals_the_torch_one(kind: str, options: dict) -> None:
+    """α̂ from the kernel's log-norms equals α̂ from torch's Jacobians and spectral norms."""
+    from dsr.training.forcing import alpha_estimate
+
+    model = make_model(kind, n_obs=2, seeds=[0, 1], dtype=torch.float64, **options)
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(1.5 * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+    x = torch.randn(2, 4, 9, 2, generator=gen, dtype=torch.float64)
+    expected = alpha_estimate(model, x, "autograd")
+    assert torch.all(expected > 0.05)  # a bound above 1: the comparison is not of two clamped zeros
+    torch.testing.assert_close(alpha_estimate(model, x, "fused"), expected, rtol=1e-9, atol=1e-12)

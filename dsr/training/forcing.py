@@ -51,14 +51,14 @@ class ForcingSchedule:
         return [self.alpha] * steps
 
     @torch.no_grad()
-    def after_batch(self, model: LatentModel, x: Tensor) -> None:
+    def after_batch(self, model: LatentModel, x: Tensor, kernel: str = "autograd") -> None:
         """aGTF: every ``agtf_interval`` batches re-estimate α from the batch ``x`` (E, S, T+1, N)."""
         if self.kind != "agtf":
             return
         self._batches += 1
         if (self._batches - 1) % self.config.agtf_interval:
             return
-        estimate = alpha_estimate(model, x[:, :, 1:])
+        estimate = alpha_estimate(model, x[:, :, 1:], kernel)
         gamma = self.config.agtf_decay
         decayed = gamma * self.alpha + (1 - gamma) * estimate
         self.alpha = torch.where(estimate > self.alpha, estimate, decayed)
@@ -72,11 +72,20 @@ class ForcingSchedule:
         self.tau = state["tau"]
 
 
-def alpha_estimate(model: LatentModel, x: Tensor) -> Tensor:
-    """α̂ = max(0, 1 − 1/G) per member, G the product upper bound at the data-inferred states of x."""
+def alpha_estimate(model: LatentModel, x: Tensor, kernel: str = "autograd") -> Tensor:
+    """α̂ = max(0, 1 − 1/G) per member, G the product upper bound at the data-inferred states of x.
+
+    G = max over windows of the geometric mean over time of ‖J(ẑ_t)‖₂; with ``kernel="fused"`` the
+    log-norms come from the Numba kernel (``dsr.training.fused.fused_log_norms``), else from torch.
+    """
     zhat = model.forcing_signal(x, partial=False)
-    norms = spectral_norms(model.jacobian(zhat).double())  # (E, S, T)
-    growth = torch.exp(torch.log(norms.clamp_min(1e-300)).mean(dim=-1)).amax(dim=-1)  # (E,)
+    if kernel == "fused":
+        from dsr.training.fused import fused_log_norms
+
+        log_means = fused_log_norms(model, zhat)  # (E, S)
+    else:
+        log_means = torch.log(spectral_norms(model.jacobian(zhat).double()).clamp_min(1e-300)).mean(dim=-1)
+    growth = torch.exp(log_means).amax(dim=-1)  # (E,)
     return (1.0 - 1.0 / growth).clamp_min(0.0).cpu()
 
 

@@ -205,6 +205,20 @@ class _FusedLoss(torch.autograd.Function):
         )
 
 
+def fused_log_norms(model: LatentModel, states: Tensor) -> Tensor:
+    """(1/T) Σ_t log ‖J(z_t)‖₂ per member and window, (E, S), of the states (E, S, T, M), by the kernel.
+
+    The aGTF bound's expensive part (``dsr.training.forcing.alpha_estimate``): one compiled pass
+    instead of building E·S·T Jacobians in torch.
+    """
+    (A, V, UT, theta, h), unit = _UNIT_FORMS[model.kind](model)
+    arrays = tuple(_array(p) for p in (A, V, UT, theta, h))
+    zhat = _array(states)
+    out = np.empty(zhat.shape[:2])
+    _in_parallel(kernel_plrnn.jacobian_log_norms, zhat.shape[0] * zhat.shape[1], zhat, arrays, unit, out)
+    return torch.from_numpy(out)
+
+
 def _observation(model: LatentModel) -> tuple[Tensor, Tensor]:
     """(B, β) of the kernel: empty for the identity read-out, else B and b (or zeros)."""
     obs, A = model.observation, model.A

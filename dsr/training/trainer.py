@@ -132,7 +132,7 @@ class Trainer:
                 for p in self.model.parameters():
                     p.grad.mul_(scale.view(-1, *([1] * (p.ndim - 1))))
             self.optimizer.step()
-            self.forcing.after_batch(self.model, x)
+            self.forcing.after_batch(self.model, x, self.kernel)
             losses.append(loss.detach())
             norms.append(grad_norm.detach())
         if not all(torch.isfinite(p).all() for p in self.model.parameters()):

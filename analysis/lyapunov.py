@@ -18,6 +18,8 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import ArrayLike
 
+from dsr.systems import integrate
+
 from . import tangent
 
 
@@ -122,8 +124,11 @@ def lyapunov_spectrum(
     blocks = -(-int(steps) // int(interval))
     n_records = min(int(records), blocks)
     record_at = np.unique(np.ceil(np.arange(1, n_records + 1) * blocks / n_records).astype(np.int64) - 1)
+    # Maps that have a combined step and Jacobian (piecewise-linear models) use it: one call per step.
+    step_jac = getattr(system, "numba_step_jacobian", None)
     sums, running, finals = tangent.spectrum(
-        system.numba_rhs, system.numba_jacobian, starts, system.param_array, float(h), flow,
+        system.numba_rhs, system.numba_jacobian, step_jac or integrate.no_step_jacobian, step_jac is not None and not flow,
+        starts, system.param_array, float(h), flow,
         k, int(transient), blocks, int(interval), record_at,
     )
     time_step = h if flow else (dt or 1.0)

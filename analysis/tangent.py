@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, types
 
-from dsr.systems.integrate import JACOBIAN, VECTOR_FIELD
+from dsr.systems.integrate import JACOBIAN, STEP_JACOBIAN, VECTOR_FIELD
 
 from .linalg import FAST, matmul_t_into
 
@@ -108,10 +108,15 @@ def orthonormalize_into(y, logs, v, r):
 
 
 @njit(cache=True)
-def advance(f, jac, x, p, y, dt, flow, spare):
+def advance(f, jac, step_jac, combined, x, p, y, dt, flow, spare, jac_buffer):
     """One step of the state and its tangent vectors: (x', y'). Maps write y' into ``spare``
-    (an array like y), and the caller passes the old y as the next spare."""
+    (an array like y), and the caller passes the old y as the next spare; with ``combined`` a map
+    steps by ``step_jac`` (f and J in one call, J into ``jac_buffer``) instead of f and jac."""
     if not flow:
+        if combined:
+            x_next = step_jac(x, p, jac_buffer)
+            matmul_t_into(y, jac_buffer, spare)
+            return x_next, spare
         matmul_t_into(y, jac(x, p), spare)
         return f(x, p), spare
     half = 0.5 * dt
@@ -134,17 +139,17 @@ def advance(f, jac, x, p, y, dt, flow, spare):
 
 
 @njit(cache=True)
-def _spectrum_one(f, jac, x, p, dt, flow, k, transient, blocks, interval, record_at, running):
+def _spectrum_one(f, jac, step_jac, combined, x, p, dt, flow, k, transient, blocks, interval, record_at, running):
     n = x.shape[0]
     y = np.zeros((k, n))
     for j in range(k):
         y[j, j] = 1.0
     logs = np.zeros(k)
-    spare, v, w = np.empty((k, n)), np.empty(n), np.empty(k)
+    spare, v, w, jac_buffer = np.empty((k, n)), np.empty(n), np.empty(k), np.empty((n, n))
     # The transient also carries the vectors, so that they start aligned with the Lyapunov
     # directions; the growth it accumulates is discarded.
     for s in range(transient):
-        x, y_next = advance(f, jac, x, p, y, dt, flow, spare)
+        x, y_next = advance(f, jac, step_jac, combined, x, p, y, dt, flow, spare, jac_buffer)
         y, spare = y_next, y
         if (s + 1) % interval == 0:
             orthonormalize_into(y, logs, v, w)
@@ -153,7 +158,7 @@ def _spectrum_one(f, jac, x, p, dt, flow, k, transient, blocks, interval, record
     r = 0
     for b in range(blocks):
         for _ in range(interval):
-            x, y_next = advance(f, jac, x, p, y, dt, flow, spare)
+            x, y_next = advance(f, jac, step_jac, combined, x, p, y, dt, flow, spare, jac_buffer)
             y, spare = y_next, y
         orthonormalize_into(y, logs, v, w)
         while r < record_at.shape[0] and record_at[r] == b:
@@ -164,13 +169,16 @@ def _spectrum_one(f, jac, x, p, dt, flow, k, transient, blocks, interval, record
 
 @njit(
     types.Tuple((_MAT, types.float64[:, :, ::1], _MAT))(
-        VECTOR_FIELD, JACOBIAN, _MAT, _VEC, types.float64, types.boolean,
+        VECTOR_FIELD, JACOBIAN, STEP_JACOBIAN, types.boolean, _MAT, _VEC, types.float64, types.boolean,
         types.int64, types.int64, types.int64, types.int64, types.int64[::1],
     ),
     cache=True,
 )
-def spectrum(f, jac, x0s, p, dt, flow, k, transient, blocks, interval, record_at):
+def spectrum(f, jac, step_jac, combined, x0s, p, dt, flow, k, transient, blocks, interval, record_at):
     """Growth sums of the first k exponents from each row of ``x0s``.
+
+    Maps step by ``f`` and ``jac``, or with ``combined`` by ``step_jac`` (a ``STEP_JACOBIAN``;
+    pass ``integrate.no_step_jacobian`` otherwise).
 
     After ``transient`` discarded steps, ``blocks`` blocks of ``interval`` steps are measured,
     each ending in a re-orthonormalisation. Returns (log-growth sums (K, k) over
@@ -183,7 +191,7 @@ def spectrum(f, jac, x0s, p, dt, flow, k, transient, blocks, interval, record_at
     finals = np.empty((count, n))
     for c in range(count):
         logs, x = _spectrum_one(
-            f, jac, x0s[c].copy(), p, dt, flow, k, transient, blocks, interval, record_at, running[c]
+            f, jac, step_jac, combined, x0s[c].copy(), p, dt, flow, k, transient, blocks, interval, record_at, running[c]
         )
         sums[c] = logs
         finals[c] = x

@@ -35,6 +35,19 @@ VECTOR_FIELD = types.FunctionType(_VEC(_VEC, _VEC))
 """Numba type of ``f(x, p)``: vector field of a flow, or the map of a map."""
 JACOBIAN = types.FunctionType(_MAT(_VEC, _VEC))
 """Numba type of ``jac(x, p)``: the (dim, dim) Jacobian of ``f``."""
+STEP_JACOBIAN = types.FunctionType(_VEC(_VEC, _VEC, _MAT))
+"""Numba type of ``step_jac(x, p, jac_out)``: a map's f(x), with J(x) written into ``jac_out``.
+
+Optional (piecewise-linear models have it): one call per step of a tangent propagation instead
+of two, which share their work (the region of x) and allocate no Jacobian.
+"""
+
+
+@njit(_VEC(_VEC, _VEC, _MAT), cache=True)
+def no_step_jacobian(x, p, jac_out):
+    """The STEP_JACOBIAN placeholder of systems that have none: tangent kernels are told not to call
+    it and use f and jac (it returns x unchanged, so a call by mistake shows as a frozen orbit)."""
+    return x.copy()
 
 
 @njit(cache=True)

@@ -48,6 +48,9 @@ def test_torch_and_numba_faces_agree(kind, options):
         for i, state in enumerate(states):
             np.testing.assert_allclose(face.step(state), steps[member, i].numpy(), rtol=1e-12, atol=1e-12)
             np.testing.assert_allclose(face.jacobian(state), jacobians[member, i].numpy(), rtol=1e-12, atol=1e-12)
+            jac = np.full((6, 6), np.nan)  # the combined step writes every entry of the Jacobian
+            np.testing.assert_allclose(face.numba_step_jacobian(state, face.param_array, jac), steps[member, i].numpy(), rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(jac, jacobians[member, i].numpy(), rtol=1e-12, atol=1e-12)
             matrix, offset = face.affine(patterns[member, i].numpy())
             np.testing.assert_allclose(matrix, matrices[member, i].numpy(), rtol=1e-12, atol=1e-12)
             np.testing.assert_allclose(offset, offsets[member, i].numpy(), rtol=1e-12, atol=1e-12)

@@ -43,6 +43,11 @@ CONFIGS: dict[str, dict] = {
         "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
     },
     "alrnn20-agtf-e2000": {"model": "alrnn", "latent": 20, "relus": 2, "epochs": 2000, "lr_end": 1e-5},
+    # round 4: does the observation noise shrink the AL-RNN's attractor (noisy forcing attenuates slopes)?
+    "alrnn20-stf16-e2000-nonoise": {"model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "epochs": 2000, "lr_end": 1e-5},
+    "alrnn20-stf8-e2000": {
+        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 8, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
+    },
 }
 
 

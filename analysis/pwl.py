@@ -109,6 +109,17 @@ def bits_into(pre, parts, bits):
 
 
 @njit(cache=True)
+def slopes_into(pre, parts, g):
+    """g = ℓ + Σ_{j: bit j on} w_j at unit k(j): the slopes of φ in the region of pre = U z."""
+    m, l, nb, identity, a, v, u, h, lin, unit, thr, wt = parts
+    g[:] = lin
+    for j in range(nb):
+        k = int(unit[j])
+        if pre[k] - thr[j] > 0.0:
+            g[k] += wt[j]
+
+
+@njit(cache=True)
 def step_into(z, pre, parts, phi, out):
     """out = A ⊙ z + V φ(pre) + h, with pre = U z; phi is workspace (L,)."""
     m, l, nb, identity, a, v, u, h, lin, unit, thr, wt = parts
@@ -195,15 +206,10 @@ def affine(bits, p):
 def jacobian(z, p):
     """∂z'/∂z = diag(A) + V diag(g(π(z))) U: the matrix of z's region."""
     parts = unpack(p)
-    m, l, nb, identity, a, v, u, h, lin, unit, thr, wt = parts
-    pre = np.empty(l)
+    m, l = parts[0], parts[1]
+    pre, g, matrix = np.empty(l), np.empty(l), np.empty((m, m))
     preactivation_into(z, parts, pre)
-    g = lin.copy()
-    for j in range(nb):
-        k = int(unit[j])
-        if pre[k] - thr[j] > 0.0:
-            g[k] += wt[j]
-    matrix = np.empty((m, m))
+    slopes_into(pre, parts, g)
     matrix_into(g, parts, matrix)
     return matrix
 
@@ -216,14 +222,10 @@ def step_jacobian(z, p, jac):
     both, where `step` and `jacobian` each do their own (a third of a tangent step's cost at M = 20).
     """
     parts = unpack(p)
-    m, l, nb, identity, a, v, u, h, lin, unit, thr, wt = parts
+    m, l = parts[0], parts[1]
     pre, phi, g, out = np.empty(l), np.empty(l), np.empty(l), np.empty(m)
     preactivation_into(z, parts, pre)
-    g[:] = lin
-    for j in range(nb):
-        k = int(unit[j])
-        if pre[k] - thr[j] > 0.0:
-            g[k] += wt[j]
+    slopes_into(pre, parts, g)
     matrix_into(g, parts, jac)
     step_into(z, pre, parts, phi, out)
     return out

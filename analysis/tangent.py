@@ -79,8 +79,8 @@ def orthonormalize_into(y, logs, v, r):
     rows orthogonal to rounding level ("twice is enough": Giraud, Langou, Rozložník & van den
     Eshof, Numer. Math. 101, 87 (2005)). A row that vanishes (a singular Jacobian) contributes
     −inf and is replaced by a unit vector orthogonal to the previous rows. ``v`` (n,) and ``r``
-    (k,) are workspace. Called every step at QR interval 1, so the loops are written out (no
-    slice copies): that alone made it 1.5x faster for 20 x 20.
+    (k,) are workspace. Called every step at QR interval 1, so the row copy is a plain loop and
+    the projection pass is inlined.
     """
     k, n = y.shape
     for j in range(k):

@@ -95,7 +95,7 @@ def datasets(report: dict[str, Any], result: ModelAnalysis, truth: Invariants | 
             },
             coords={"variable": np.array(model.variables, dtype=object)},
             # No entropy rate attr when it is not estimable (NaN is not JSON).
-            attrs={**base, "used": code.used, "possible": code.possible, "mediators": code.mediators(), "entropy_unit": "nats per step",
+            attrs={**base, "used": code.used, "possible": code.possible, "mediators": report["model"]["symbolic"]["mediators"], "entropy_unit": "nats per step",
                    **({"entropy_rate": code.entropy_rate} if np.isfinite(code.entropy_rate) else {})},
         )
 

@@ -71,10 +71,10 @@ def _assert_same(model: LatentModel, x, alphas, s, partial, rtol: float = 1e-10)
         assert error <= rtol * max(ref.abs().max().item(), 1e-300), (name, error, ref.abs().max().item())
 
 
-def _data(inputs: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None, torch.Generator]:
+def _data(inputs: int, seed: int = 0, windows: int = S) -> tuple[torch.Tensor, torch.Tensor | None, torch.Generator]:
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(E, S, STEPS + 1, N, generator=gen, dtype=torch.float64)
-    s = torch.randn(E, S, STEPS + 1, inputs, generator=gen, dtype=torch.float64) if inputs else None
+    x = torch.randn(E, windows, STEPS + 1, N, generator=gen, dtype=torch.float64)
+    s = torch.randn(E, windows, STEPS + 1, inputs, generator=gen, dtype=torch.float64) if inputs else None
     return x, s, gen
 
 
@@ -99,11 +99,21 @@ def test_fused_equals_autograd_for_each_observation_model(kind: str, observation
     _assert_same(model, x, _alphas("agtf", gen), s, partial=False)
 
 
-def test_fused_float32_matches_autograd_and_keeps_the_dtype() -> None:
-    x, _, gen = _data(0)
+@pytest.mark.parametrize("windows", [8, 19, 33])
+@pytest.mark.parametrize("kind", ["clipped-shplrnn", "alrnn"])
+def test_fused_equals_autograd_over_several_chunks_of_windows(kind: str, windows: int) -> None:
+    """The kernel packs 8 (float64) or 16 (float32) windows per chunk and pads the last one."""
+    x, s, gen = _data(K, seed=2, windows=windows)
+    _assert_same(_random_model(KINDS[kind], K, "affine"), x, _alphas("agtf", gen), s, partial=True)
+
+
+@pytest.mark.parametrize("windows", [S, 19])
+def test_fused_float32_matches_autograd_and_keeps_the_dtype(windows: int) -> None:
+    """In float32 the kernel computes in float32 (16 windows per instruction), as torch does."""
+    x, _, gen = _data(0, windows=windows)
     model = _random_model(KINDS["clipped-shplrnn"], 0).float()
     alphas = [a.float() for a in _alphas("agtf", gen)]
-    _assert_same(model, x.float(), alphas, None, True, rtol=1e-5)
+    _assert_same(model, x.float(), alphas, None, True, rtol=2e-5)
 
 
 def test_results_do_not_depend_on_the_number_of_threads() -> None:

@@ -16,8 +16,9 @@ back to the kind's own parameters (masks, products, transposes):
 
 The observation model enters through the initial state z̃_0 = ``initial_state(x_0)`` (computed in torch,
 its gradient returned by the kernel), the forcing signals ``forcing_signal(x, partial)`` (data) and the
-read-out (identity: the first N units; affine: B z + b, both handled by the kernel). The kernel works
-in float64 whatever the model's dtype; results are cast back to it.
+read-out (identity: the first N units; affine: B z + b, both handled by the kernel). The kernel computes
+in the model's dtype (float32 or float64; float64 for any other), as the autograd path does, on 16 or
+8 windows per SIMD instruction.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from torch.autograd.function import once_differentiable
 from dsr.errors import DsrError
 from dsr.models import LatentModel
 from dsr.training import kernel_plrnn
+from dsr.training.lanes import lanes
 
 KERNELS = ("auto", "fused", "autograd")
 
@@ -121,18 +123,23 @@ def resolve_kernel(model: LatentModel, requested: str) -> str:
     return requested
 
 
-def _array(t: Tensor) -> np.ndarray:
-    """The kernel's view of a tensor: float64, C-contiguous, detached (a copy only where needed)."""
-    return np.ascontiguousarray(t.detach().to(torch.float64).numpy())
+def _kernel_dtype(t: Tensor) -> type:
+    """The dtype the kernel computes in for a model of ``t``'s dtype."""
+    return np.float32 if t.dtype == torch.float32 else np.float64
 
 
-def _alpha_table(alphas: list[Tensor | float], ensemble: int) -> np.ndarray:
-    """α as (T, E) float64; a schedule repeats one object per step, so each is converted once."""
-    table = np.empty((len(alphas), ensemble))
+def _array(t: Tensor, dtype: type = np.float64) -> np.ndarray:
+    """The kernel's view of a tensor: ``dtype``, C-contiguous, detached (a copy only where needed)."""
+    return np.ascontiguousarray(t.detach().numpy(), dtype=dtype)
+
+
+def _alpha_table(alphas: list[Tensor | float], ensemble: int, dtype: type) -> np.ndarray:
+    """α as (T, E); a schedule repeats one object per step, so each is converted once."""
+    table = np.empty((len(alphas), ensemble), dtype)
     last, value = None, None
     for t, alpha in enumerate(alphas):
         if alpha is not last:
-            last, value = alpha, _array(alpha) if isinstance(alpha, Tensor) else alpha
+            last, value = alpha, _array(alpha, dtype) if isinstance(alpha, Tensor) else alpha
         table[t] = value
     return table
 
@@ -173,35 +180,63 @@ def _in_parallel(kernel: Callable[..., None], items: int, *args: Any) -> None:
         future.result()
 
 
+def _to_lanes(a: np.ndarray) -> np.ndarray:
+    """(E, S, *rest) → (E·K, *rest, L): chunks of L = lanes(dtype) windows per member, windows last, zero-padded."""
+    width = lanes(a.dtype)
+    n_members, n_windows, rest = a.shape[0], a.shape[1], a.shape[2:]
+    chunks = -(-n_windows // width)
+    padded = np.zeros((n_members, chunks * width, *rest), a.dtype)
+    padded[:, :n_windows] = a
+    chunked = np.moveaxis(padded.reshape(n_members, chunks, width, *rest), 2, -1)
+    return np.ascontiguousarray(chunked.reshape(n_members * chunks, *rest, width))
+
+
+def _from_lanes(a: np.ndarray, n_members: int, n_windows: int) -> np.ndarray:
+    """The inverse of ``_to_lanes``: (E·K, *rest, L) → (E, S, *rest), padding dropped."""
+    rest, width = a.shape[1:-1], a.shape[-1]
+    windows = np.moveaxis(a.reshape(n_members, -1, *rest, width), -1, 2)
+    return windows.reshape(n_members, -1, *rest)[:, :n_windows]
+
+
 class _FusedLoss(torch.autograd.Function):
-    """ℓ_e = Σ_{w,t} ‖x̂_t − x_t‖² / (S T N) from the kernel; inputs: data, coefficients, z̃_0, unit form."""
+    """ℓ_e = Σ_{w,t} ‖x̂_t − x_t‖² / (S T N) from the kernel; inputs: data in lanes, coefficients, z̃_0, unit form."""
 
     @staticmethod
     def forward(ctx: Any, data: tuple, unit: UnitCoefficients, z0: Tensor, *params: Tensor) -> Tensor:
-        arrays, start = tuple(_array(p) for p in params), _array(z0)
         targets = data[1]
-        (n_members, n_windows, n_steps, n_obs), n_latent = targets.shape, start.shape[2]
-        squares = np.empty((n_members, n_windows))
-        states = np.empty((n_members, n_windows, n_steps + 1, n_latent))
-        _in_parallel(kernel_plrnn.forward, n_members * n_windows, start, arrays, unit, data, squares, states)
+        dtype, width = targets.dtype, targets.shape[-1]
+        arrays, start = tuple(_array(p, dtype) for p in params), _to_lanes(_array(z0, dtype))
+        n_members, n_windows, n_latent = z0.shape
+        n_chunks, n_steps, n_obs = targets.shape[:3]
+        squares = np.empty((n_chunks, width), dtype)
+        states = np.empty((n_chunks, n_steps + 1, n_latent, width), dtype)
+        per_member = n_chunks // n_members
+        _in_parallel(kernel_plrnn.forward, n_chunks, per_member, start, arrays, unit, data, squares, states)
         count = n_windows * n_steps * n_obs
-        ctx.kernel_inputs = (states, arrays, unit, data, count)
+        ctx.kernel_inputs = (states, arrays, unit, data, count, n_windows)
         ctx.dtypes = [z0.dtype] + [p.dtype for p in params]
+        squares = _from_lanes(squares, n_members, n_windows)
         return torch.from_numpy(squares.sum(axis=1) / count).to(z0.dtype)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: Tensor) -> tuple:
-        states, arrays, unit, data, count = ctx.kernel_inputs
-        scale = 2.0 * _array(grad) / count
-        n_members, n_windows, _, n_latent = states.shape
-        buffers = tuple(np.zeros((n_members, n_windows, *a.shape[1:])) for a in arrays)
-        start = np.empty((n_members, n_windows, n_latent))
-        _in_parallel(kernel_plrnn.backward, n_members * n_windows, scale, states, arrays, unit, data, (*buffers, start))
-        grads = [start, *(g.sum(axis=1) for g in buffers)]
+        states, arrays, unit, data, count, n_windows = ctx.kernel_inputs
+        n_members, (n_chunks, _, n_latent, width), dtype = grad.shape[0], states.shape, states.dtype
+        per_member = n_chunks // n_members
+        # k_e per window, 0 for the padding windows (their residuals must not reach the gradients).
+        scale = _to_lanes(np.broadcast_to((2.0 * _array(grad, dtype) / count)[:, None], (n_members, n_windows)))
+        buffers = tuple(np.zeros((n_chunks, *a.shape[1:]), dtype) for a in arrays)
+        start = np.empty((n_chunks, n_latent, width), dtype)
+        _in_parallel(kernel_plrnn.backward, n_chunks, per_member, scale, states, arrays, unit, data, (*buffers, start))
+        grads = [
+            _from_lanes(start, n_members, n_windows),
+            *(g.reshape(n_members, per_member, *g.shape[1:]).sum(axis=1) for g in buffers),
+        ]
         needed = ctx.needs_input_grad[2:]
         return None, None, *(
-            torch.from_numpy(g).to(dtype) if need else None for g, dtype, need in zip(grads, ctx.dtypes, needed, strict=True)
+            torch.from_numpy(np.ascontiguousarray(g)).to(dtype) if need else None
+            for g, dtype, need in zip(grads, ctx.dtypes, needed, strict=True)
         )
 
 
@@ -244,6 +279,9 @@ def fused_member_losses(
         C, inputs = A.new_zeros(E, model.latent, 0), x.new_zeros(E, S, steps, 0)
     B, beta = _observation(model)
     targets = x[:, :, 1:]
-    data = (_array(inputs), _array(targets), _array(model.forcing_signal(targets, partial)), _alpha_table(alphas, E))
+    signals = model.forcing_signal(targets, partial)
+    dtype = _kernel_dtype(A)
+    data = (*(_to_lanes(_array(a, dtype)) for a in (inputs, targets, signals)), _alpha_table(alphas, E, dtype))
+    unit = tuple(c.astype(dtype) for c in unit)
     z0 = model.initial_state(x[:, :, 0])
     return _FusedLoss.apply(data, unit, z0, A, V, UT, theta, h, C, B, beta)

@@ -25,12 +25,17 @@ and the parameter gradients are the sums over t (and the caller sums over window
 
 The forcing signals ẑ are data (no gradient), as in the autograd reference.
 
-Arrays (all float64, C-contiguous, member dim first, so each kernel compiles once):
-``params`` = (A (E,M), V (E,M,H), Uᵀ (E,M,H) or (E,M,0), θ (E,H), h (E,M), C (E,M,K), B (E,N,M) or
-(E,0,M), β (E,N) or (E,0)); ``unit`` = (lin, ramp, clip), each (H,); ``data`` = (s (E,S,T,K),
-x (E,S,T,N) targets x_1..x_T, ẑ (E,S,T,D), α (T,E)). Both passes work on a range of windows (flat
-index e·S + w) and release the GIL, so callers run ranges of windows and members on parallel threads;
-each window writes only its own outputs, so results do not depend on the number of threads.
+Arrays (all float64 or all float32, C-contiguous, so each kernel compiles once per dtype). The passes
+work on *chunks* of L = ``lanes(dtype)`` windows of one member (8 float64 or 16 float32), the windows
+in the last axis (``dsr.training.lanes``), so that every operation advances L windows with one SIMD
+instruction; chunk c belongs to member
+e = c // (chunks per member). ``params`` = (A (E,M), V (E,M,H), Uᵀ (E,M,H) or (E,M,0), θ (E,H),
+h (E,M), C (E,M,K), B (E,N,M) or (E,0,M), β (E,N) or (E,0)), indexed by member; ``unit`` = (lin,
+ramp, clip), each (H,); ``data`` = (s (C,T,K,L), x (C,T,N,L) targets x_1..x_T, ẑ (C,T,D,L), α (T,E)),
+indexed by chunk. Windows that only pad the last chunk of a member get weight 0 in the
+backward pass (``scale``); their squares are dropped by the caller. Both passes work on a range of
+chunks and release the GIL, so callers run ranges on parallel threads; each chunk writes only its own
+outputs, so results do not depend on the number of threads.
 """
 
 from __future__ import annotations
@@ -38,180 +43,202 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# Reassociation lets LLVM vectorise the sums over units; additions then happen in another order than
-# in torch (differences of order 1e-16, relative). No 'nnan'/'ninf': a NaN must reach the loss so that
-# the trainer sees the divergence.
+from dsr.training.lanes import add, fma, load, mul, relu, splat, step, store, sub
+
+# Reassociation lets LLVM reorder sums; additions then happen in another order than in torch
+# (relative differences of the order of the dtype's rounding). No 'nnan'/'ninf': a NaN must reach the loss so that the
+# trainer sees the divergence.
 _FAST = {"reassoc", "contract"}
 
 
-@njit(cache=True, fastmath=_FAST)
-def _preactivate(UT: np.ndarray, z: np.ndarray, u: np.ndarray) -> None:
-    """u = U z, or the repeat map u_j = z_{⌊j/r⌋} when Uᵀ has no columns."""
-    if UT.shape[1] == 0:
-        repeat = u.shape[0] // z.shape[0]
-        for i in range(z.shape[0]):
-            for b in range(repeat):
-                u[i * repeat + b] = z[i]
-        return
-    u[:] = 0.0
-    for i in range(z.shape[0]):
-        for j in range(u.shape[0]):
-            u[j] += UT[i, j] * z[i]
-
-
-@njit(cache=True, fastmath=_FAST)
-def _activate(u: np.ndarray, theta: np.ndarray, unit: tuple, phi: np.ndarray) -> None:
-    """φ(u) of the unit form."""
+@njit(cache=True, fastmath=_FAST, inline="always")
+def _unit_outputs(UT: np.ndarray, theta: np.ndarray, unit: tuple, zt: np.ndarray, u: np.ndarray, phi: np.ndarray) -> None:
+    """u = U z̃ (or the repeat map u_j = z̃_{⌊j/r⌋} when Uᵀ has no columns) and φ(u) of the unit form, per lane."""
     lin, ramp, clip = unit
-    for j in range(u.shape[0]):
-        phi[j] = lin[j] * u[j] + ramp[j] * max(u[j] + theta[j], 0.0) - clip[j] * max(u[j], 0.0)
-
-
-# The helpers below take a window's whole (steps, units) arrays and a row index rather than row views:
-# a view per step costs reference-count updates that made the passes about twice as slow.
-
-
-@njit(cache=True, fastmath=_FAST)
-def _residual(window: np.ndarray, t: int, B: np.ndarray, beta: np.ndarray, x: np.ndarray, r: np.ndarray) -> None:
-    """r = x̂_t − x_t: x̂_t = B z_t + β, or the first N units of z_t when B has no rows (identity observation).
-
-    ``window`` holds z̃_0, z_1, ..., z_T; ``x`` the targets x_1..x_T.
-    """
-    for i in range(x.shape[1]):
-        if B.shape[0] == 0:
-            r[i] = window[t, i] - x[t - 1, i]
+    hidden, n_latent = theta.shape[0], zt.shape[0]
+    repeat = hidden // n_latent
+    for j in range(hidden):
+        if UT.shape[1] == 0:
+            uj = load(zt, j // repeat)
         else:
-            acc = beta[i]
-            for m in range(window.shape[1]):
-                acc += B[i, m] * window[t, m]
-            r[i] = acc - x[t - 1, i]
+            uj = mul(UT[0, j], load(zt, 0))
+            for i in range(1, n_latent):
+                uj = fma(uj, UT[i, j], load(zt, i))
+        store(u, j, uj)
+        store(phi, j, sub(fma(mul(lin[j], uj), ramp[j], relu(add(uj, theta[j]))), mul(clip[j], relu(uj))))
 
 
-@njit(cache=True, fastmath=_FAST)
-def _forced_state(window: np.ndarray, t: int, zhat: np.ndarray, alpha: float, out: np.ndarray) -> None:
-    """out = z̃_t from the stored z_t (t = 0: the stored z̃_0), ``alpha`` = α_t, ``zhat`` = ẑ_1..ẑ_T."""
+@njit(cache=True, fastmath=_FAST, inline="always")
+def _residuals(states: np.ndarray, c: int, t: int, B: np.ndarray, beta: np.ndarray, x: np.ndarray, r: np.ndarray) -> None:
+    """r = x̂_t − x_t of chunk c, (N, L): x̂_t = B z_t + β, or the first N units of z_t when B has no rows.
+
+    ``states[c]`` holds z̃_0, z_1, ..., z_T; ``x[c]`` the targets x_1..x_T. One call per step, not per
+    unit: each call passes its arrays, which costs reference-count updates.
+    """
+    for i in range(r.shape[0]):
+        if B.shape[0] == 0:
+            r_i = sub(load(states, (c, t, i)), load(x, (c, t - 1, i)))
+        else:
+            r_i = sub(beta[i], load(x, (c, t - 1, i)))
+            for m in range(states.shape[2]):
+                r_i = fma(r_i, B[i, m], load(states, (c, t, m)))
+        store(r, i, r_i)
+
+
+@njit(cache=True, fastmath=_FAST, inline="always")
+def _forced_state(states: np.ndarray, c: int, t: int, zhat: np.ndarray, alpha: float, out: np.ndarray) -> None:
+    """out = z̃_t of chunk c from the stored z_t (t = 0: the stored z̃_0); ``alpha`` = α_t, ``zhat[c]`` = ẑ_1..ẑ_T."""
     for m in range(out.shape[0]):
-        out[m] = window[t, m]
-    if t > 0:
-        for i in range(zhat.shape[1]):
-            out[i] = (1.0 - alpha) * window[t, i] + alpha * zhat[t - 1, i]
+        out_m = load(states, (c, t, m))
+        if t > 0 and m < zhat.shape[2]:
+            out_m = fma(mul(1.0 - alpha, out_m), alpha, load(zhat, (c, t - 1, m)))
+        store(out, m, out_m)
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
 def forward(
-    lo: int, hi: int, z0: np.ndarray, params: tuple, unit: tuple, data: tuple, squares: np.ndarray, states: np.ndarray
+    lo: int, hi: int, per_member: int, z0: np.ndarray, params: tuple, unit: tuple, data: tuple,
+    squares: np.ndarray, states: np.ndarray,
 ) -> None:
-    """Windows lo..hi−1 (flat index e·S + w): squares[e, w] = Σ_t ‖r_t‖², states[e, w] = z̃_0, z_1, ..., z_T.
+    """Chunks lo..hi−1: squares[c, l] = Σ_t ‖r_t‖² of window l, states[c] = z̃_0, z_1, ..., z_T (before forcing).
 
-    ``squares`` (E, S) and ``states`` (E, S, T+1, M) are filled in place; the z_t are before forcing.
+    ``z0`` (C, M, L) holds the z̃_0; ``squares`` (C, L) and ``states`` (C, T+1, M, L) are filled in place.
     """
     A, V, UT, theta, h, C, B, beta = params
     s, x, zhat, alpha = data
-    n_windows, n_latent = z0.shape[1], z0.shape[2]
-    n_steps, hidden, n_inputs = x.shape[2], theta.shape[1], s.shape[3]
-    u, phi, r, zt = np.empty(hidden), np.empty(hidden), np.empty(x.shape[3]), np.empty(n_latent)
-    for item in range(lo, hi):
-        e, w = item // n_windows, item % n_windows
+    n_latent, n_steps, n_obs, n_inputs = z0.shape[1], x.shape[1], x.shape[2], s.shape[2]
+    hidden = theta.shape[1]
+    width, dtype = states.shape[-1], states.dtype
+    zt, r = np.empty((n_latent, width), dtype), np.empty((n_obs, width), dtype)
+    u, phi = np.empty((hidden, width), dtype), np.empty((hidden, width), dtype)
+    for c in range(lo, hi):
+        e = c // per_member
+        # Per-member views once per chunk: a view per step costs reference-count updates.
         Ae, Ve, UTe, thetae, he, Ce, Be, betae = A[e], V[e], UT[e], theta[e], h[e], C[e], B[e], beta[e]
-        window, inputs, targets, signals = states[e, w], s[e, w], x[e, w], zhat[e, w]
         for m in range(n_latent):
-            window[0, m] = zt[m] = z0[e, w, m]
-        total = 0.0
+            store(states, (c, 0, m), load(z0, (c, m)))
+        total = splat(states, 0.0)
         for t in range(1, n_steps + 1):
-            _preactivate(UTe, zt, u)
-            _activate(u, thetae, unit, phi)
+            _forced_state(states, c, t - 1, zhat, alpha[t - 2, e] if t > 1 else 0.0, zt)
+            _unit_outputs(UTe, thetae, unit, zt, u, phi)
             for m in range(n_latent):
-                acc = Ae[m] * zt[m] + he[m]
+                acc = fma(he[m], Ae[m], load(zt, m))
                 for j in range(hidden):
-                    acc += Ve[m, j] * phi[j]
+                    acc = fma(acc, Ve[m, j], load(phi, j))
                 for k in range(n_inputs):
-                    acc += Ce[m, k] * inputs[t - 1, k]
-                window[t, m] = acc
-            _residual(window, t, Be, betae, targets, r)
-            for i in range(r.shape[0]):
-                total += r[i] * r[i]
-            _forced_state(window, t, signals, alpha[t - 1, e], zt)
-        squares[e, w] = total
+                    acc = fma(acc, Ce[m, k], load(s, (c, t - 1, k)))
+                store(states, (c, t, m), acc)
+            _residuals(states, c, t, Be, betae, x, r)
+            for i in range(n_obs):
+                total = fma(total, load(r, i), load(r, i))
+        store(squares, c, total)
+
+
+@njit(cache=True, fastmath=_FAST)
+def _add_lane_sums(lanes: np.ndarray, out: np.ndarray) -> None:
+    """out += the sum over the last axis of ``lanes`` (both flattened to matching rows)."""
+    if out.size == 0:
+        return
+    width = lanes.shape[-1]
+    flat_lanes, flat_out = lanes.reshape(-1, width), out.reshape(-1)
+    for q in range(flat_out.shape[0]):
+        total = 0.0
+        for lane in range(width):
+            total += flat_lanes[q, lane]
+        flat_out[q] += total
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
 def backward(
-    lo: int, hi: int, scale: np.ndarray, states: np.ndarray, params: tuple, unit: tuple, data: tuple, grads: tuple
+    lo: int, hi: int, per_member: int, scale: np.ndarray, states: np.ndarray, params: tuple, unit: tuple, data: tuple,
+    grads: tuple,
 ) -> None:
-    """Windows lo..hi−1: per-window gradients added into ``grads`` (zeros on entry).
+    """Chunks lo..hi−1: per-chunk gradients added into ``grads`` (zeros on entry).
 
-    ``grads`` holds one (E, S, *shape) array per array in ``params`` (same order), then ∂z̃_0 (E, S, M);
-    ``scale`` (E,) is k_e of the module doc; ``states`` is what ``forward`` stored.
+    ``grads`` holds one (C, *shape) array per array in ``params`` (same order; the caller sums the
+    chunks of each member), then ∂z̃_0 (C, M, L); ``scale`` (C, L) is k_e of the module doc per window
+    (0 for padding); ``states`` is what ``forward`` stored.
     """
     A, V, UT, theta, h, C, B, beta = params
-    gA_all, gV_all, gUT_all, gtheta_all, gh_all, gC_all, gB_all, gbeta_all, gz0_all = grads
     lin, ramp, clip = unit
     s, x, zhat, alpha = data
-    n_windows, n_stored, n_latent = states.shape[1], states.shape[2], states.shape[3]
-    hidden, n_obs, n_forced, n_inputs = theta.shape[1], x.shape[3], zhat.shape[3], s.shape[3]
+    n_stored, n_latent = states.shape[1], states.shape[2]
+    hidden, n_obs, n_forced, n_inputs = theta.shape[1], x.shape[2], zhat.shape[2], s.shape[2]
+    dense = UT.shape[2] > 0
     repeat = hidden // n_latent
-    lam, delta, zt = np.empty(n_latent), np.empty(n_latent), np.empty(n_latent)
-    u, phi, omega = np.empty(hidden), np.empty(hidden), np.empty(hidden)
-    r = np.empty(n_obs)
-    for item in range(lo, hi):
-        e, w = item // n_windows, item % n_windows
-        k = scale[e]
+    width, dtype = states.shape[-1], states.dtype
+    lam, delta, zt = np.empty((n_latent, width), dtype), np.empty((n_latent, width), dtype), np.empty((n_latent, width), dtype)
+    u, phi, gamma = np.empty((hidden, width), dtype), np.empty((hidden, width), dtype), np.empty((hidden, width), dtype)
+    r = np.empty((n_obs, width), dtype)
+    # Gradients per lane, summed over the lanes once per chunk: every update is then one vector operation.
+    gA, gh, gtheta = np.empty((n_latent, width), dtype), np.empty((n_latent, width), dtype), np.empty((hidden, width), dtype)
+    gV, gUT = np.empty((n_latent, hidden, width), dtype), np.empty((n_latent, UT.shape[2], width), dtype)
+    gC, gbeta = np.empty((n_latent, n_inputs, width), dtype), np.empty((beta.shape[1], width), dtype)
+    gB = np.empty((B.shape[1], n_latent, width), dtype)
+    for c in range(lo, hi):
+        e = c // per_member
+        k = load(scale, c)
         Ae, Ve, UTe, thetae, Be, betae = A[e], V[e], UT[e], theta[e], B[e], beta[e]
-        window, inputs, targets, signals = states[e, w], s[e, w], x[e, w], zhat[e, w]
-        gA, gV, gUT, gtheta, gh = gA_all[e, w], gV_all[e, w], gUT_all[e, w], gtheta_all[e, w], gh_all[e, w]
-        gC, gB, gbeta, gz0 = gC_all[e, w], gB_all[e, w], gbeta_all[e, w], gz0_all[e, w]
-        lam[:] = 0.0
+        gA[...], gV[...], gUT[...], gtheta[...] = 0.0, 0.0, 0.0, 0.0
+        gh[...], gC[...], gB[...], gbeta[...] = 0.0, 0.0, 0.0, 0.0
+        lam[...] = 0.0
         for t in range(n_stored - 1, 0, -1):
-            _residual(window, t, Be, betae, targets, r)
             # δ_t = P_tᵀ λ_t + k Bᵀ r_t
-            delta[:] = lam
-            for i in range(n_forced):
-                delta[i] = (1.0 - alpha[t - 1, e]) * lam[i]
-            for i in range(n_obs):
-                kr = k * r[i]
-                if Be.shape[0] == 0:
-                    delta[i] += kr
-                else:
-                    gbeta[i] += kr
-                    for m in range(n_latent):
-                        delta[m] += Be[i, m] * kr
-                        gB[i, m] += kr * window[t, m]
-            # Recompute u_t and φ(u_t) from z̃_{t−1} (cheaper than storing H values per step).
-            _forced_state(window, t - 1, signals, alpha[t - 2, e] if t > 1 else 0.0, zt)
-            _preactivate(UTe, zt, u)
-            _activate(u, thetae, unit, phi)
-            omega[:] = 0.0
+            keep = 1.0 - alpha[t - 1, e]
             for m in range(n_latent):
-                gA[m] += delta[m] * zt[m]
-                gh[m] += delta[m]
+                store(delta, m, mul(keep, load(lam, m)) if m < n_forced else load(lam, m))
+            _residuals(states, c, t, Be, betae, x, r)
+            for i in range(n_obs):
+                kr = mul(k, load(r, i))
+                if Be.shape[0] == 0:
+                    store(delta, i, add(load(delta, i), kr))
+                else:
+                    store(gbeta, i, add(load(gbeta, i), kr))
+                    for m in range(n_latent):
+                        store(delta, m, fma(load(delta, m), Be[i, m], kr))
+                        store(gB, (i, m), fma(load(gB, (i, m)), kr, load(states, (c, t, m))))
+            # Recompute u_t and φ(u_t) from z̃_{t−1} (cheaper than storing H values per step).
+            _forced_state(states, c, t - 1, zhat, alpha[t - 2, e] if t > 1 else 0.0, zt)
+            _unit_outputs(UTe, thetae, unit, zt, u, phi)
+            for m in range(n_latent):
+                delta_m = load(delta, m)
+                store(gA, m, fma(load(gA, m), delta_m, load(zt, m)))
+                store(gh, m, add(load(gh, m), delta_m))
                 for kk in range(n_inputs):
-                    gC[m, kk] += delta[m] * inputs[t - 1, kk]
-                # Separate loops for separate outputs: LLVM vectorises each (not the fused one).
+                    store(gC, (m, kk), fma(load(gC, (m, kk)), delta_m, load(s, (c, t - 1, kk))))
                 for j in range(hidden):
-                    gV[m, j] += delta[m] * phi[j]
-                for j in range(hidden):
-                    omega[j] += Ve[m, j] * delta[m]
-            # ω becomes γ = φ'(u) ⊙ ω in place, after θ has taken its share.
+                    store(gV, (m, j), fma(load(gV, (m, j)), delta_m, load(phi, j)))
+            # γ = φ'(u) ⊙ ω with ω = Vᵀ δ; θ takes the share of the shifted ramps.
             for j in range(hidden):
-                shifted = ramp[j] * omega[j] if u[j] + thetae[j] > 0.0 else 0.0
-                gtheta[j] += shifted
-                omega[j] = lin[j] * omega[j] + shifted - (clip[j] * omega[j] if u[j] > 0.0 else 0.0)
+                omega = mul(Ve[0, j], load(delta, 0))
+                for m in range(1, n_latent):
+                    omega = fma(omega, Ve[m, j], load(delta, m))
+                uj = load(u, j)
+                shifted = mul(mul(ramp[j], step(add(uj, thetae[j]))), omega)
+                store(gtheta, j, add(load(gtheta, j), shifted))
+                store(gamma, j, sub(fma(shifted, lin[j], omega), mul(mul(clip[j], step(uj)), omega)))
             # λ_{t−1} = A ⊙ δ_t + Uᵀ γ_t
             for i in range(n_latent):
-                lam[i] = Ae[i] * delta[i]
-            if UTe.shape[1] == 0:
-                for i in range(n_latent):
+                lam_i = mul(Ae[i], load(delta, i))
+                if dense:
+                    zt_i = load(zt, i)
+                    for j in range(hidden):
+                        gamma_j = load(gamma, j)
+                        lam_i = fma(lam_i, UTe[i, j], gamma_j)
+                        store(gUT, (i, j), fma(load(gUT, (i, j)), zt_i, gamma_j))
+                else:
                     for b in range(repeat):
-                        lam[i] += omega[i * repeat + b]
-            else:
-                for i in range(n_latent):
-                    acc = 0.0
-                    for j in range(hidden):
-                        acc += UTe[i, j] * omega[j]
-                    lam[i] += acc
-                    for j in range(hidden):
-                        gUT[i, j] += zt[i] * omega[j]
-        gz0[:] = lam
+                        lam_i = add(lam_i, load(gamma, i * repeat + b))
+                store(lam, i, lam_i)
+        _add_lane_sums(gA, grads[0][c])
+        _add_lane_sums(gV, grads[1][c])
+        _add_lane_sums(gUT, grads[2][c])
+        _add_lane_sums(gtheta, grads[3][c])
+        _add_lane_sums(gh, grads[4][c])
+        _add_lane_sums(gC, grads[5][c])
+        _add_lane_sums(gB, grads[6][c])
+        _add_lane_sums(gbeta, grads[7][c])
+        grads[8][c] = lam
 
 
 @njit(cache=True, fastmath=_FAST)
@@ -257,7 +284,13 @@ def jacobian_log_norms(lo: int, hi: int, zhat: np.ndarray, params: tuple, unit: 
         Ae, Ve, UTe, thetae = A[e], V[e], UT[e], theta[e]
         total = 0.0
         for t in range(n_steps):
-            _preactivate(UTe, zhat[e, w, t], u)
+            for j in range(hidden):  # u = U ẑ_t, or the repeat map
+                if UTe.shape[1] == 0:
+                    u[j] = zhat[e, w, t, j // repeat]
+                else:
+                    u[j] = 0.0
+                    for i in range(n_latent):
+                        u[j] += UTe[i, j] * zhat[e, w, t, i]
             for j in range(hidden):
                 slope[j] = lin[j] + (ramp[j] if u[j] + thetae[j] > 0.0 else 0.0) - (clip[j] if u[j] > 0.0 else 0.0)
             # J[i, k] = A_i δ_ik + Σ_j V_ij slope_j U_jk, with U = (Uᵀ)ᵀ or the repeat map.

@@ -48,6 +48,20 @@ CONFIGS: dict[str, dict] = {
     "alrnn20-stf8-e2000": {
         "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 8, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
     },
+    # round 5 (training now 3-4x faster): longer free stretches between forcings (τ = 8 was worse than
+    # 16), forcing that mixes data and model state, and the lab's STF over 2.5x the epochs
+    "alrnn20-stf32-e2000": {
+        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 32, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
+    },
+    "alrnn20-stf64-e2000": {
+        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 64, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
+    },
+    "alrnn20-gtf0.5to0.05-e2000": {
+        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "gtf", "alpha": 0.5, "alpha_end": 0.05, "epochs": 2000, "lr_end": 1e-5,
+    },
+    "alrnn20-stf16-e5000-lab": {
+        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 5000, "lr_end": 1e-5,
+    },
 }
 
 

@@ -134,13 +134,14 @@ def _array(t: Tensor, dtype: type = np.float64) -> np.ndarray:
 
 
 def _alpha_table(alphas: list[Tensor | float], ensemble: int, dtype: type) -> np.ndarray:
-    """α as (T, E); a schedule repeats one object per step, so each is converted once."""
+    """α as (T, E); a schedule repeats one object over runs of steps, so each run is converted and written once."""
     table = np.empty((len(alphas), ensemble), dtype)
-    last, value = None, None
-    for t, alpha in enumerate(alphas):
-        if alpha is not last:
-            last, value = alpha, _array(alpha, dtype) if isinstance(alpha, Tensor) else alpha
-        table[t] = value
+    start = 0
+    for t in range(1, len(alphas) + 1):
+        if t == len(alphas) or alphas[t] is not alphas[start]:
+            alpha = alphas[start]
+            table[start:t] = _array(alpha, dtype) if isinstance(alpha, Tensor) else alpha
+            start = t
     return table
 
 

@@ -236,8 +236,8 @@ class _FusedLoss(torch.autograd.Function):
         ]
         needed = ctx.needs_input_grad[2:]
         return None, None, *(
-            torch.from_numpy(np.ascontiguousarray(g)).to(dtype) if need else None
-            for g, dtype, need in zip(grads, ctx.dtypes, needed, strict=True)
+            torch.from_numpy(np.ascontiguousarray(g)).to(torch_dtype) if need else None
+            for g, torch_dtype, need in zip(grads, ctx.dtypes, needed, strict=True)
         )
 
 

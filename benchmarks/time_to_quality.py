@@ -8,7 +8,7 @@ after a quarter-length transient, against the whole test set). The fused Numba k
 same maths in eager PyTorch) run the same schedules, so at equal wall time the table shows what
 each path delivers. Targets (the speed issue): D_stsp ≤ 0.20 and D_H ≤ 0.08 in under 5 minutes.
 
-Usage: python benchmarks/time_to_quality.py [--fused 100,200,400,800] [--eager 10,40,80]
+Usage: python benchmarks/time_to_quality.py [--fused 100,200,400,800,1200] [--eager 10,40,80]
        [--seed 0] [--plot docs/time-to-quality.png]
 Data: ../shared/data/reference/lorenz63_{noisy_train,test}.npy (as benchmarks/reconstruct.py).
 """
@@ -68,7 +68,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--fused", default="100,200,400,800", help="epoch budgets of the fused-kernel fits")
+    parser.add_argument("--fused", default="100,200,400,800,1200", help="epoch budgets of the fused-kernel fits")
     parser.add_argument("--eager", default="10,40,80", help="epoch budgets of the eager (autograd) fits")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", type=Path, default=None, help="write the curve as an image here")

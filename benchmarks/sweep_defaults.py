@@ -49,7 +49,8 @@ CONFIGS: dict[str, dict] = {
         "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 8, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
     },
     # round 5 (training now 3-4x faster): longer free stretches between forcings (τ = 8 was worse than
-    # 16), forcing that mixes data and model state, and the lab's STF over 2.5x the epochs
+    # 16) and forcing that mixes data and model state (both worse, README table); the lab's STF over
+    # 2.5x the epochs is listed but not run yet
     "alrnn20-stf32-e2000": {
         "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 32, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
     },

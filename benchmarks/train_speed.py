@@ -139,19 +139,14 @@ def dsr_iteration(
     batch = x.to(device).expand(ensemble, *x.shape)
     alphas = [torch.full((ensemble,), ALPHA, dtype=x.dtype, device=device)] * (x.shape[1] - 1)
 
-    torch_threads = torch.get_num_threads()
-
     def step() -> None:
         fused.set_threads(threads)
-        # As the trainer does: torch on one thread around the fused kernel (its OpenMP workers
-        # would take the cores from the kernel's threads).
-        torch.set_num_threads(1 if kernel == "fused" else torch_threads)
-        optimizer.zero_grad(set_to_none=True)
-        member_losses(model, batch, alphas, None, True, kernel=kernel).sum().backward()
-        optimizer.step()
-        if device == "cuda":  # GPU work is asynchronous: time it to its end
-            torch.cuda.synchronize()
-        torch.set_num_threads(torch_threads)
+        with fused.torch_threads_for(kernel):  # as the trainer does
+            optimizer.zero_grad(set_to_none=True)
+            member_losses(model, batch, alphas, None, True, kernel=kernel).sum().backward()
+            optimizer.step()
+            if device == "cuda":  # GPU work is asynchronous: time it to its end
+                torch.cuda.synchronize()
 
     return step
 

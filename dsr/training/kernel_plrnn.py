@@ -46,8 +46,8 @@ from numba import njit
 from dsr.training.lanes import add, fma, load, mul, relu, splat, step, store, sub
 
 # Reassociation lets LLVM reorder sums; additions then happen in another order than in torch
-# (relative differences of the order of the dtype's rounding). No 'nnan'/'ninf': a NaN must reach the loss so that the
-# trainer sees the divergence.
+# (relative differences of the order of the dtype's rounding). No 'nnan'/'ninf': a NaN must reach
+# the loss so that the trainer sees the divergence.
 _FAST = {"reassoc", "contract"}
 
 
@@ -86,12 +86,18 @@ def _residuals(states: np.ndarray, c: int, t: int, B: np.ndarray, beta: np.ndarr
 
 
 @njit(cache=True, fastmath=_FAST, inline="always")
-def _forced_state(states: np.ndarray, c: int, t: int, zhat: np.ndarray, alpha: float, out: np.ndarray) -> None:
-    """out = z̃_t of chunk c from the stored z_t (t = 0: the stored z̃_0); ``alpha`` = α_t, ``zhat[c]`` = ẑ_1..ẑ_T."""
+def _forced_state(
+    states: np.ndarray, c: int, t: int, zhat: np.ndarray, alpha: np.ndarray, e: int, out: np.ndarray
+) -> None:
+    """out = z̃_t of chunk c (member e) from the stored z_t (t = 0: the stored z̃_0).
+
+    ``zhat[c]`` holds ẑ_1..ẑ_T and ``alpha[t − 1, e]`` is α_t.
+    """
+    a_t = alpha[t - 1, e] if t > 0 else 0.0
     for m in range(out.shape[0]):
         out_m = load(states, (c, t, m))
         if t > 0 and m < zhat.shape[2]:
-            out_m = fma(mul(1.0 - alpha, out_m), alpha, load(zhat, (c, t - 1, m)))
+            out_m = fma(mul(1.0 - a_t, out_m), a_t, load(zhat, (c, t - 1, m)))
         store(out, m, out_m)
 
 
@@ -119,7 +125,7 @@ def forward(
             store(states, (c, 0, m), load(z0, (c, m)))
         total = splat(states, 0.0)
         for t in range(1, n_steps + 1):
-            _forced_state(states, c, t - 1, zhat, alpha[t - 2, e] if t > 1 else 0.0, zt)
+            _forced_state(states, c, t - 1, zhat, alpha, e, zt)
             _unit_outputs(UTe, thetae, unit, zt, u, phi)
             for m in range(n_latent):
                 acc = fma(he[m], Ae[m], load(zt, m))
@@ -198,7 +204,7 @@ def backward(
                         store(delta, m, fma(load(delta, m), Be[i, m], kr))
                         store(gB, (i, m), fma(load(gB, (i, m)), kr, load(states, (c, t, m))))
             # Recompute u_t and φ(u_t) from z̃_{t−1} (cheaper than storing H values per step).
-            _forced_state(states, c, t - 1, zhat, alpha[t - 2, e] if t > 1 else 0.0, zt)
+            _forced_state(states, c, t - 1, zhat, alpha, e, zt)
             _unit_outputs(UTe, thetae, unit, zt, u, phi)
             for m in range(n_latent):
                 delta_m = load(delta, m)

@@ -29,7 +29,7 @@ from dsr.evaluation import evaluate
 from dsr.models import LatentModel, from_dataset
 from dsr.training.config import FitConfig
 from dsr.training.forcing import ForcingSchedule
-from dsr.training.fused import resolve_kernel
+from dsr.training.fused import resolve_kernel, torch_threads_for
 from dsr.training.loss import l2_penalty, member_losses
 from dsr.training.state import optimizer_from_dataset, optimizer_to_dataset
 from dsr.training.windows import WindowSampler
@@ -212,16 +212,8 @@ class Trainer:
 
     def run(self) -> None:
         runstore.update_attrs(self.store, kernel=self.kernel)
-        # The fused kernel threads itself (dsr.training.fused); torch's own ops around it are tiny, and
-        # its OpenMP workers spin between them and take the cores from the kernel's threads: a
-        # default fit on 2 cores took 4.7 min with torch on 2 threads and 3.1 min with one.
-        threads = torch.get_num_threads()
-        if self.kernel == "fused":
-            torch.set_num_threads(1)
-        try:
+        with torch_threads_for(self.kernel):
             self._run_epochs()
-        finally:
-            torch.set_num_threads(threads)
 
     def _run_epochs(self) -> None:
         c = self.config

@@ -63,7 +63,39 @@ CONFIGS: dict[str, dict] = {
     "alrnn20-stf16-e5000-lab": {
         "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 5000, "lr_end": 1e-5,
     },
+    # round 6: is the noise in the training series what keeps the AL-RNN's attractor small? The lab's
+    # settings on a clean simulated Lorenz-63 series of the same length (same test series)
+    "alrnn20-stf16-e2000-lab-clean": {
+        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
+        "train": "clean",
+    },
+    # and is it the two ReLUs or the recipe? The same STF recipe with more ReLUs, and with the
+    # default clipped shPLRNN (which reaches 0.17 under aGTF)
+    "alrnn20-p5-stf16-e2000": {
+        "model": "alrnn", "latent": 20, "relus": 5, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
+    },
+    "alrnn20-p10-stf16-e2000": {
+        "model": "alrnn", "latent": 20, "relus": 10, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
+    },
+    "cshp100-stf16-e2000": {"hidden": 100, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5},
+    # round 7: aGTF with every unit forced, so that its Jacobian bound holds (partial forcing leaves the
+    # 17 unobserved units unforced and the AL-RNN collapsed under aGTF): the GTF repo's default
+    # partial_forcing = false (unobserved units pulled towards 0), and a learned affine observation
+    # model whose pseudo-inverse infers every unit (both stopped after 120 epochs: diverging free runs)
+    "alrnn20-agtf-full-e2000": {"model": "alrnn", "latent": 20, "relus": 2, "partial_forcing": False, "epochs": 2000, "lr_end": 1e-5},
+    "alrnn20-affine-agtf-e2000": {"model": "alrnn", "latent": 20, "relus": 2, "observation": "affine", "epochs": 2000, "lr_end": 1e-5},
 }
+
+
+def _clean_lorenz(steps: int, seed: int = 11) -> np.ndarray:
+    """A clean Lorenz-63 series like the reference training set (dt 0.01, standardised), not from it."""
+    import dsr.systems as systems
+
+    lorenz = systems.get("lorenz63")
+    rng = np.random.default_rng(seed)
+    start = np.asarray(lorenz.x0, dtype=float) + rng.normal(0.0, 1.0, 3)
+    x = lorenz.trajectory(steps, dt=0.01, transient=10_000, x0=start)
+    return (x - x.mean(0)) / x.std(0)
 
 
 def _worker(name: str, options: dict, train: str, test: str, out: str) -> None:
@@ -113,18 +145,24 @@ def main() -> None:
 
     names = args.only.split(",") if args.only else list(CONFIGS)
     folder = Path(args.out or tempfile.mkdtemp())
-    stores = {}
-    for part, file in (("train", "lorenz63_noisy_train.npy"), ("test", "lorenz63_test.npy")):
-        values = np.load(args.reference / file).astype(np.float64)
-        stores[part] = str(write_dataset(to_dataset(values, 0.01, dtype=np.float64), folder / f"l63_{part}.zarr", overwrite=True))
+
+    def store(values: np.ndarray, name: str) -> str:
+        return str(write_dataset(to_dataset(values.astype(np.float64), 0.01, dtype=np.float64), folder / name, overwrite=True))
+
+    test_values = np.load(args.reference / "lorenz63_test.npy")
+    test = store(test_values, "l63_test.zarr")
+    train = {"noisy": store(np.load(args.reference / "lorenz63_noisy_train.npy"), "l63_train.zarr")}
+    if any(CONFIGS[name].get("train") == "clean" for name in names):
+        train["clean"] = store(_clean_lorenz(len(test_values)), "l63_clean_train.zarr")
 
     ctx = mp.get_context("spawn")
     procs = {}
     for name in names:
         options = COMMON | {"ensemble": args.seeds} | CONFIGS[name]
+        series = options.pop("train", "noisy")
         if args.epochs:
             options["epochs"] = args.epochs
-        proc = ctx.Process(target=_worker, args=(name, options, stores["train"], stores["test"], str(folder)))
+        proc = ctx.Process(target=_worker, args=(name, options, train[series], test, str(folder)))
         proc.start()
         procs[name] = proc
     start = time.perf_counter()

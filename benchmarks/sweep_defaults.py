@@ -16,6 +16,8 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -165,12 +167,16 @@ def main() -> None:
         proc = ctx.Process(target=_worker, args=(name, options, train[series], test, str(folder)))
         proc.start()
         procs[name] = proc
+    # A stopped sweep must not leave its fits running (they would take the cores from what runs next).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     start = time.perf_counter()
-    while any(p.is_alive() for p in procs.values()) and time.perf_counter() - start < args.budget:
-        time.sleep(5)
-    for proc in procs.values():
-        if proc.is_alive():
-            proc.terminate()
+    try:
+        while any(p.is_alive() for p in procs.values()) and time.perf_counter() - start < args.budget:
+            time.sleep(5)
+    finally:
+        for proc in procs.values():
+            if proc.is_alive():
+                proc.terminate()
     rows = {name: _summary(folder / f"{name}.zarr") for name in names}
     print(f"{'config':26s} {'status':11s} {'ep':>4s} {'s':>6s}  best D_stsp per seed (protocol | history)   D_H")
     for name, row in rows.items():

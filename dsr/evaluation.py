@@ -75,9 +75,21 @@ def _hellinger_or_worst(truth: np.ndarray, generated: np.ndarray) -> float:
 
 
 def evaluate(
-    model: LatentModel, test: TimeSeries, max_steps: int | None = None, pe_steps: int = 20, pe_starts: int | None = None
+    model: LatentModel,
+    test: TimeSeries,
+    max_steps: int | None = None,
+    pe_steps: int = 20,
+    pe_starts: int | None = None,
+    full_transient: bool = False,
 ) -> dict[str, np.ndarray]:
     """D_stsp, D_H and PE(pe_steps) per member on the test series: arrays of shape (E,).
+
+    The free run starts from each trial's first point, drops a transient of a quarter of the
+    compared length n = min(trial length, ``max_steps``) and is compared with the trial's first n
+    points (the fit issue's protocol). With ``full_transient`` the transient is a quarter of the
+    whole trial, as in the protocol's final evaluation, even when fewer steps are compared: the
+    monitoring during training, so that a model whose chaos is only transient (it settles onto a
+    cycle after a few hundred time units, seen in default fits) does not look good there.
 
     PE starts from every test point (the protocol), or with ``pe_starts`` from that many evenly
     spaced ones per trial: the monitoring during training, where PE does not choose checkpoints
@@ -90,7 +102,7 @@ def evaluate(
         values = test.values[k]
         inputs = None if test.inputs is None else test.inputs[k]
         n = len(values) if max_steps is None else min(len(values), max_steps)
-        transient = n // 4
+        transient = (len(values) if full_transient else n) // 4
         # The inputs during the transient are unknown; repeat the first one.
         run_inputs = None if inputs is None else np.concatenate([np.repeat(inputs[:1], transient, 0), inputs[:n]])
         generated.append(free_run(model, values[0], n, transient, run_inputs)[0])

@@ -287,6 +287,25 @@ def test_evaluate_pe_is_the_metric_from_every_test_point_or_an_even_subsample() 
     assert np.all(np.abs(sampled - expected) < 0.5 * np.asarray(expected)) and not np.allclose(sampled, expected, rtol=1e-12)
 
 
+def test_evaluate_compares_the_free_run_after_the_protocol_transient() -> None:
+    """D_stsp compares the first n test points with n free-run steps after a quarter of n dropped, or
+    (full_transient, the monitoring in training) after a quarter of the whole trial dropped."""
+    from dsr.analysis import metrics
+    from dsr.data import TimeSeries
+    from dsr.evaluation import evaluate, free_run
+
+    model = make_model("clipped-shplrnn", n_obs=2, latent=2, hidden=8, seeds=[3, 4], dtype=torch.float64)
+    values = np.cumsum(np.random.default_rng(1).normal(size=(800, 2)), axis=0) / 20
+    test = TimeSeries(values=values[None], dt=0.1, variables=("a", "b"))
+    for full, transient in ((False, 200 // 4), (True, 800 // 4)):
+        generated = free_run(model, values[0], 200, transient)[0]
+        expected = [metrics.state_space_divergence(values[:200], generated[e]) for e in range(2)]
+        scores = evaluate(model, test, max_steps=200, pe_steps=5, full_transient=full)
+        np.testing.assert_allclose(scores["d_stsp"], expected, rtol=1e-12)
+    # The two transients give different runs, so the test above tells them apart.
+    assert not np.allclose(free_run(model, values[0], 200, 50)[0], free_run(model, values[0], 200, 200)[0])
+
+
 @pytest.mark.parametrize("m", [1, 2, 3, 5])
 def test_spectral_norms_equal_the_largest_singular_value(m: int) -> None:
     from dsr.training.forcing import spectral_norms

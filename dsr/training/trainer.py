@@ -199,7 +199,9 @@ class Trainer:
     # ----- evaluation -----------------------------------------------------------------------------
 
     def evaluate(self) -> dict[str, np.ndarray]:
-        scores = evaluate(self.model, self.test, self.config.eval_steps, self.config.pe_steps, pe_starts=PE_STARTS)
+        scores = evaluate(
+            self.model, self.test, self.config.eval_steps, self.config.pe_steps, pe_starts=PE_STARTS, full_transient=True
+        )
         current = self.model.to_dataset()
         d = np.where(np.isfinite(scores["d_stsp"]), scores["d_stsp"], np.inf)
         for e in np.flatnonzero(d < self.best_score):

@@ -12,10 +12,11 @@ the last columns give the CPU time of the process per iteration and the ratio of
 model-iteration (reference / row), a view that other processes on a shared machine disturb less.
 Each time is the best mean over several blocks of iterations, the rows' blocks taking turns (the
 machine is shared; the best block is the least disturbed one). Then the peak resident memory of a default-config fit of a few epochs
-(in a child process, ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``). GPU rows measure the dsr
-path on CUDA when a GPU is present and say "unmeasured" otherwise.
+(in a child process, ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``). The GPU table times the same
+iterations on CUDA (the reference moved to the GPU; dsr's autograd and CUDA-graph paths, E up to 4 096)
+when a GPU is present and says "unmeasured" otherwise.
 
-Usage: python benchmarks/train_speed.py [--rounds 7] [--fit-epochs 3] [--dtype float32]
+Usage: python benchmarks/train_speed.py [--rounds 7] [--fit-epochs 3] [--dtype float32] [--gpu-only]
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import torch
 from dsr.models import make_model
 from dsr.simulate import simulate
 from dsr.training import fused
-from dsr.training.loss import member_losses
+from dsr.training.step import make_optimizer, make_step
 from dsr.zarrstore import write_dataset
 
 WINDOWS, STEPS, ALPHA, ENSEMBLE = 16, 200, 0.1, 16
@@ -119,13 +120,16 @@ def race(iterations: dict[str, tuple[Callable[[], None], int]], rounds: int) -> 
     return best
 
 
-def reference_iteration(module: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
+def reference_iteration(module: torch.nn.Module, x: torch.Tensor, device: str = "cpu") -> Callable[[], None]:
+    module, x = module.to(device), x.to(device)
     optimizer = torch.optim.RAdam(module.parameters(), lr=1e-3)
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
         module.loss(x, ALPHA).backward()
         optimizer.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
 
     return step
 
@@ -133,18 +137,18 @@ def reference_iteration(module: torch.nn.Module, x: torch.Tensor) -> Callable[[]
 def dsr_iteration(
     options: dict, x: torch.Tensor, ensemble: int, kernel: str, device: str = "cpu", threads: int = THREADS
 ) -> Callable[[], None]:
+    """One training step of dsr's trainer (``make_step``) on ``kernel``'s path for an ensemble of E members."""
     options = dict(options)
     model = make_model(options.pop("kind"), n_obs=x.shape[-1], ensemble=ensemble, dtype=x.dtype, device=device, **options)
-    optimizer = torch.optim.RAdam(model.parameters(), lr=1e-3)
-    batch = x.to(device).expand(ensemble, *x.shape)
+    optimizer = make_optimizer(model, 1e-3, kernel)
+    train_step = make_step(model, optimizer, kernel)
+    batch = x.to(device).expand(ensemble, *x.shape).contiguous()
     alphas = [torch.full((ensemble,), ALPHA, dtype=x.dtype, device=device)] * (x.shape[1] - 1)
 
     def step() -> None:
         fused.set_threads(threads)
         with fused.torch_threads_for(kernel):  # as the trainer does
-            optimizer.zero_grad(set_to_none=True)
-            member_losses(model, batch, alphas, None, True, kernel=kernel).sum().backward()
-            optimizer.step()
+            train_step(batch, None, alphas)
             if device == "cuda":  # GPU work is asynchronous: time it to its end
                 torch.cuda.synchronize()
 
@@ -169,48 +173,82 @@ def fit_peak_memory_mb(epochs: int) -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux reports kB
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7, help="timing blocks per row (the best counts)")
-    parser.add_argument("--fit-epochs", type=int, default=3)
-    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    args = parser.parse_args()
-    dtype = getattr(torch, args.dtype)
-    x = lorenz_windows(dtype)
-    cuda = torch.cuda.is_available()
-    print(
-        f"torch {torch.__version__} ({torch.get_num_threads()} threads), fused kernel on {THREADS} threads, "
-        f"{args.dtype}, S={WINDOWS}, T={STEPS}, GTF α={ALPHA}"
-    )
+GPU_ROWS = ((1, "autograd", 3), (1, "graph", 50), (ENSEMBLE, "graph", 50), (4096, "autograd", 1), (4096, "graph", 5))
+"""(E, path, iterations per timing block) of the GPU table."""
+
+
+def print_rows(name: str, rows: dict, rounds: int, cpu_columns: bool) -> None:
+    """Time ``rows`` (label -> (iteration, per block, members)) against their first row, the reference."""
+    seconds = race({label: row[:2] for label, row in rows.items()}, rounds)
+    reference_wall, reference_cpu = seconds[next(iter(rows))]
+    for label, (_, _, members) in rows.items():
+        wall, cpu = seconds[label]
+        rate = members / wall
+        line = f"{name:30} {label:26} {1e3 * wall:13.2f} {rate:11.1f} {rate * reference_wall:11.1f}×"
+        if cpu_columns:
+            line += f" {1e3 * cpu:11.2f} {members * reference_cpu / cpu:9.1f}×"
+        print(line)
+
+
+def cpu_table(x: torch.Tensor, rounds: int) -> None:
     print(
         f"{'model':30} {'path':26} {'ms/iteration':>13} {'model-it/s':>11} {'× reference':>12} "
         f"{'CPU ms/it':>11} {'× ref (CPU)':>10}"
     )
     for name, (options, reference_class) in MODELS.items():
         sizes = {k: v for k, v in options.items() if k != "kind"}
-        reference = globals()[reference_class](x.shape[-1], *sizes.values(), dtype=dtype)
+        reference = globals()[reference_class](x.shape[-1], *sizes.values(), dtype=x.dtype)
         rows = {"reference (eager torch)": (reference_iteration(reference, x), 2, 1)}
         for members, kernel, per_block in ((1, "autograd", 2), (1, "fused", 50), (ENSEMBLE, "autograd", 1), (ENSEMBLE, "fused", 10)):
             label = f"dsr {kernel}" + (f", E={members}" if members > 1 else "")
             rows[label] = (dsr_iteration(options, x, members, kernel), per_block, members)
             if kernel == "fused" and THREADS > 1:
                 rows[f"{label}, 1 thread"] = (dsr_iteration(options, x, members, kernel, threads=1), per_block, members)
-        if cuda:
-            for members in (1, ENSEMBLE):
-                rows[f"dsr on GPU, E={members}"] = (dsr_iteration(options, x, members, "auto", "cuda"), 4, members)
-        seconds = race({label: row[:2] for label, row in rows.items()}, args.rounds)
-        reference_wall, reference_cpu = seconds["reference (eager torch)"]
-        for label, (_, _, members) in rows.items():
-            wall, cpu = seconds[label]
-            rate = members / wall
-            print(
-                f"{name:30} {label:26} {1e3 * wall:13.2f} {rate:11.1f} {rate * reference_wall:11.1f}× "
-                f"{1e3 * cpu:11.2f} {members * reference_cpu / cpu:9.1f}×"
-            )
-        if not cuda:
-            for members in (1, ENSEMBLE):
-                print(f"{name:30} {f'dsr on GPU, E={members}':26} {'unmeasured':>13}")
-    print(f"peak resident memory of a default fit ({args.fit_epochs} epochs): {fit_peak_memory_mb(args.fit_epochs):.0f} MB")
+        print_rows(name, rows, rounds, cpu_columns=True)
+
+
+def gpu_table(x: torch.Tensor, rounds: int) -> None:
+    """The same iterations on the GPU, against the eager reference moved to the GPU."""
+    if not torch.cuda.is_available():
+        for name in MODELS:
+            for members, kernel, _ in GPU_ROWS:
+                print(f"{name:30} {f'GPU dsr {kernel}, E={members}':26} {'unmeasured':>13}")
+        return
+    print(f"GPU: {torch.cuda.get_device_name()}")
+    print(f"{'model':30} {'path (GPU)':26} {'ms/iteration':>13} {'model-it/s':>11} {'× reference':>12}")
+    for name, (options, reference_class) in MODELS.items():
+        sizes = {k: v for k, v in options.items() if k != "kind"}
+        reference = globals()[reference_class](x.shape[-1], *sizes.values(), dtype=x.dtype)
+        rows = {"reference (eager torch)": (reference_iteration(reference, x, "cuda"), 3, 1)}
+        for members, kernel, per_block in GPU_ROWS:
+            label = f"dsr {kernel}" + (f", E={members}" if members > 1 else "")
+            rows[label] = (dsr_iteration(options, x, members, kernel, "cuda"), per_block, members)
+        torch.cuda.reset_peak_memory_stats()
+        print_rows(name, rows, rounds, cpu_columns=False)
+        print(f"{name:30} peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+        del rows
+        torch.cuda.empty_cache()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7, help="timing blocks per row (the best counts)")
+    parser.add_argument("--fit-epochs", type=int, default=3)
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--gpu-only", action="store_true", help="only the GPU table (on a GPU machine)")
+    args = parser.parse_args()
+    dtype = getattr(torch, args.dtype)
+    x = lorenz_windows(dtype)
+    print(
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), fused kernel on {THREADS} threads, "
+        f"{args.dtype}, S={WINDOWS}, T={STEPS}, GTF α={ALPHA}"
+    )
+    if not args.gpu_only:
+        cpu_table(x, args.rounds)
+    gpu_table(x, args.rounds)
+    if not args.gpu_only:
+        peak = fit_peak_memory_mb(args.fit_epochs)
+        print(f"peak resident memory of a default fit ({args.fit_epochs} epochs): {peak:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from dsr.evaluation import evaluate, free_run
 from dsr.models import LatentModel, from_dataset, make_model
 from dsr.training.config import FitConfig
 from dsr.training.forcing import predictability_tau
-from dsr.training.fused import resolve_kernel
+from dsr.training.paths import resolve_kernel
 from dsr.training.trainer import ProgressCallback, Trainer
 
 

@@ -15,8 +15,11 @@ from dsr.errors import DsrError
 from dsr.models import PLRNN, LatentModel, ModelConfig, make_model
 from dsr.training.config import FitConfig
 from dsr.training import fused
-from dsr.training.fused import resolve_kernel
+from dsr.training.paths import resolve_kernel
 from dsr.training.loss import member_losses
+from dsr.training.state import optimizer_from_dataset, optimizer_to_dataset
+from dsr.training.step import make_optimizer, optimizer_state_for
+from tests.test_data import assert_one_line_error
 from tests.test_training import TINY, lorenz_store  # noqa: F401  (fixture)
 
 E, S, STEPS, N, M, K = 2, 3, 7, 2, 4, 2
@@ -151,6 +154,40 @@ def test_auto_takes_the_fused_kernel_on_cpu_and_falls_back_elsewhere() -> None:
         resolve_kernel(unknown, "fused")
     with pytest.raises(ValidationError, match="runs on the CPU"):
         FitConfig(kernel="fused", device="cuda")
+
+
+def test_the_graph_path_needs_a_gpu() -> None:
+    model = make_model("alrnn", n_obs=2, latent=4, relus=2, seeds=[0])
+    with pytest.raises(DsrError, match="CUDA graphs need a GPU, and the model is on cpu"):
+        resolve_kernel(model, "graph")
+    with pytest.raises(ValidationError, match="CUDA-graph path needs a GPU"):
+        FitConfig(kernel="graph", device="cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error where no GPU is present")
+def test_graph_kernel_without_a_gpu_is_a_one_line_error(lorenz_store: Path, tmp_path: Path, run_cli) -> None:  # noqa: F811
+    result = run_cli("fit", lorenz_store, "--kernel", "graph", "--out", tmp_path, "--name", "g", "--quiet")
+    assert_one_line_error(result, "--kernel graph is not available: CUDA graphs need a GPU")
+    assert not (tmp_path / "g.zarr").exists()
+
+
+def test_an_optimizer_state_saved_on_the_graph_path_loads_on_the_cpu() -> None:
+    """The graph path saves a capturable RAdam with a tensor rate; a CPU run must resume from it."""
+    model = make_model("alrnn", n_obs=2, latent=4, relus=2, seeds=[0], dtype=torch.float64)
+    optimizer = make_optimizer(model, 1e-3, "autograd")
+    sum(p.sum() for p in model.parameters()).backward()
+    optimizer.step()
+    saved = optimizer.state_dict()
+    saved["param_groups"][0] |= {"capturable": True, "lr": torch.tensor(5e-4, dtype=torch.float64)}
+    stored = optimizer_from_dataset(optimizer_to_dataset(saved))
+    assert stored["param_groups"][0]["lr"] == 5e-4
+    optimizer.load_state_dict(optimizer_state_for(stored, "autograd", next(model.parameters())))
+    group = optimizer.param_groups[0]
+    assert group["capturable"] is False and group["lr"] == 5e-4
+    optimizer.step()  # a capturable group would refuse parameters on the CPU
+    for name in ("exp_avg", "exp_avg_sq"):
+        state = optimizer.state[next(model.parameters())][name]
+        assert torch.isfinite(state).all() and state.abs().sum() > 0
 
 
 def test_fused_fit_equals_autograd_fit(lorenz_store: Path, tmp_path: Path) -> None:  # noqa: F811

@@ -14,6 +14,7 @@ import dsr
 from dsr import runstore
 from dsr.models import make_model
 from dsr.simulate import simulate
+from dsr.training import step as step_module
 from dsr.training import trainer as trainer_module
 from dsr.training.config import FitConfig
 from dsr.training.forcing import alpha_estimate, predictability_tau
@@ -191,7 +192,7 @@ def _toml(tmp_path: Path) -> Path:
 
 
 def test_divergence_rolls_back_with_halved_learning_rate(lorenz_store: Path, tmp_path: Path, monkeypatch) -> None:
-    original = trainer_module.member_losses
+    original = step_module.member_losses
     calls = {"n": 0}
 
     def nan_once(*args, **kwargs):
@@ -199,7 +200,7 @@ def test_divergence_rolls_back_with_halved_learning_rate(lorenz_store: Path, tmp
         loss = original(*args, **kwargs)
         return loss * np.nan if calls["n"] == 4 else loss  # first batch of epoch 2
 
-    monkeypatch.setattr(trainer_module, "member_losses", nan_once)
+    monkeypatch.setattr(step_module, "member_losses", nan_once)
     path = _fit(lorenz_store, tmp_path, "div")
     history = runstore.read_group(path, "history")
     assert history["rollbacks"].values.tolist() == [0, 1, 1]
@@ -210,8 +211,8 @@ def test_divergence_rolls_back_with_halved_learning_rate(lorenz_store: Path, tmp
 
 
 def test_persistent_divergence_fails_with_a_clear_message(lorenz_store: Path, tmp_path: Path, run_cli, monkeypatch) -> None:
-    original = trainer_module.member_losses
-    monkeypatch.setattr(trainer_module, "member_losses", lambda *a, **k: original(*a, **k) * np.inf)
+    original = step_module.member_losses
+    monkeypatch.setattr(step_module, "member_losses", lambda *a, **k: original(*a, **k) * np.inf)
     result = run_cli("fit", lorenz_store, "--out", tmp_path, "--name", "bad", "--quiet", "--config", _toml(tmp_path), "--epochs", "2", "--sequence-length", "20")
     assert_one_line_error(result, "diverged", "3 rollbacks")
     assert runstore.read_attrs(tmp_path / "bad.zarr")["status"] == "failed"

@@ -62,8 +62,9 @@ class FitConfig(BaseModel):
     ensemble: int = Field(4, ge=1, description="members trained together; the run reports the best")
     seed: int = Field(0, ge=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    kernel: Literal["auto", "fused", "autograd"] = Field(
-        "auto", description="training path: fused CPU kernel, autograd reference, or auto (fused where supported)"
+    kernel: Literal["auto", "fused", "graph", "autograd"] = Field(
+        "auto",
+        description="training path: fused CPU kernel, CUDA graph, autograd reference, or auto (the device's fast path where supported)",
     )
     dtype: Literal["float32", "float64"] = "float32"
     # evaluation
@@ -81,6 +82,8 @@ class FitConfig(BaseModel):
             raise ValueError(f"relus ({self.relus}) exceeds latent ({self.latent}); pass relus <= latent")
         if self.kernel == "fused" and self.device == "cuda":
             raise ValueError("the fused kernel runs on the CPU; pass --kernel auto or autograd with --device cuda")
+        if self.kernel == "graph" and self.device == "cpu":
+            raise ValueError("the CUDA-graph path needs a GPU; pass --kernel auto or autograd with --device cpu")
         if self.lr_end > self.lr_start:
             raise ValueError(f"lr_end ({self.lr_end}) exceeds lr_start ({self.lr_start}); the rate decays")
         return self

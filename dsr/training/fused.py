@@ -35,12 +35,9 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from dsr.errors import DsrError
 from dsr.models import LatentModel
 from dsr.training import kernel_plrnn
 from dsr.training.lanes import lanes
-
-KERNELS = ("auto", "fused", "autograd")
 
 # The kind's part of the unit form: A, V, Uᵀ, θ, h (C, B and β are the same for every kind).
 UnitParams = tuple[Tensor, Tensor, Tensor, Tensor, Tensor]
@@ -107,21 +104,6 @@ def fused_unsupported(model: LatentModel) -> str | None:
     if device.type != "cpu":
         return f"the fused kernel runs on the CPU, and the model is on {device}"
     return None
-
-
-def resolve_kernel(model: LatentModel, requested: str) -> str:
-    """The training path, ``"fused"`` or ``"autograd"``, for ``requested`` in KERNELS.
-
-    ``auto`` takes the fused kernel wherever it supports the model; ``fused`` insists on it.
-    """
-    if requested not in KERNELS:
-        raise ValueError(f"unknown kernel {requested!r}; choose one of: {', '.join(KERNELS)}")
-    reason = fused_unsupported(model)
-    if requested == "fused" and reason:
-        raise DsrError(f"--kernel fused is not available: {reason}; use --kernel auto or --kernel autograd")
-    if requested == "auto":
-        return "autograd" if reason else "fused"
-    return requested
 
 
 def _kernel_dtype(t: Tensor) -> type:

@@ -17,7 +17,8 @@ import torch
 from torch import Tensor
 
 from dsr.models import LatentModel
-from dsr.training.fused import fused_member_losses, resolve_kernel
+from dsr.training.fused import fused_member_losses
+from dsr.training.paths import resolve_kernel
 
 
 def forced_rollout(

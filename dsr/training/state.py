@@ -26,7 +26,9 @@ def optimizer_to_dataset(state_dict: dict) -> xr.Dataset:
             array = value.detach().cpu().numpy()
             name = f"opt{index}_{key}"
             data_vars[name] = ([f"{name}_{d}" for d in range(array.ndim)], array)
-    return xr.Dataset(data_vars, attrs={"param_groups": json.dumps(state_dict["param_groups"])})
+    # The graph path's learning rate is a one-element tensor; stored as the number it holds.
+    groups = [{k: v.item() if isinstance(v, torch.Tensor) else v for k, v in g.items()} for g in state_dict["param_groups"]]
+    return xr.Dataset(data_vars, attrs={"param_groups": json.dumps(groups)})
 
 
 def optimizer_from_dataset(ds: xr.Dataset, device: torch.device | str = "cpu") -> dict:

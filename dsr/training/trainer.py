@@ -6,9 +6,10 @@ stay independent: each has its own windows and noise (:class:`WindowSampler`), i
 (RAdam) is elementwise. So member e of an ensemble follows the fit of a single model with
 member e's seed (up to floating-point reassociation in batched products).
 
-The loss and its gradients come from the fused CPU kernel where it supports the model, else from
-the autograd reference (``config.kernel``, see :func:`dsr.training.fused.resolve_kernel`); the path
-taken is written to the run store's root attrs as ``kernel`` and shown in the progress line.
+Each batch is one :func:`dsr.training.step.make_step` step on the fastest path that supports the
+model (``config.kernel``, see :func:`dsr.training.paths.resolve_kernel`): the fused kernel on a CPU,
+the CUDA graph on a GPU, else the autograd reference. The path taken is written to the run store's
+root attrs as ``kernel`` and shown in the progress line.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ from dsr.evaluation import evaluate
 from dsr.models import LatentModel, from_dataset
 from dsr.training.config import FitConfig
 from dsr.training.forcing import ForcingSchedule
-from dsr.training.fused import resolve_kernel, torch_threads_for
-from dsr.training.loss import l2_penalty, member_losses
+from dsr.training.fused import torch_threads_for
+from dsr.training.graphed import GraphedStep
+from dsr.training.paths import resolve_kernel
 from dsr.training.state import optimizer_from_dataset, optimizer_to_dataset
+from dsr.training.step import make_optimizer, make_step, optimizer_state_for, set_learning_rate
 from dsr.training.windows import WindowSampler
 
 EVAL_METRICS = ("d_stsp", "d_h", "pe")
@@ -85,9 +88,12 @@ class Trainer:
             train.values, train.inputs, config.sequence_length, config.batch_size, list(model.seeds),
             noise=config.noise, dtype=ref.dtype, device=ref.device,
         )
-        self.optimizer = torch.optim.RAdam(model.parameters(), lr=config.lr_start)
-        self.forcing = ForcingSchedule(config, model.ensemble, tau)
         self.kernel = resolve_kernel(model, config.kernel)
+        self.optimizer = make_optimizer(model, config.lr_start, self.kernel)
+        self.step = make_step(
+            model, self.optimizer, self.kernel, partial=config.partial_forcing, l2=config.l2, grad_clip=config.grad_clip
+        )
+        self.forcing = ForcingSchedule(config, model.ensemble, tau)
         self.epoch = 0
         self.lr_scale = 1.0
         self.rollbacks = 0
@@ -107,34 +113,21 @@ class Trainer:
 
     # ----- one epoch ------------------------------------------------------------------------------
 
-    def _member_grad_norms(self) -> torch.Tensor:
-        squares = sum(p.grad.flatten(1).pow(2).sum(dim=1) for p in self.model.parameters() if p.grad is not None)
-        return squares.sqrt()
-
     def train_epoch(self) -> dict[str, np.ndarray]:
         c = self.config
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.learning_rate(self.epoch)
+        set_learning_rate(self.optimizer, self.learning_rate(self.epoch))
         self.forcing.start_epoch(self.epoch)
         losses, norms = [], []
         for _ in range(c.batches_per_epoch):
             x, s = self.sampler.sample()
             alphas = _alphas_like(self.forcing.alphas(x.shape[2] - 1), x)
-            loss = member_losses(self.model, x, alphas, s, c.partial_forcing, kernel=self.kernel)
-            total = loss + c.l2 * l2_penalty(self.model) if c.l2 else loss
-            if not torch.isfinite(total).all():
+            loss, grad_norm = self.step(x, s, alphas)
+            # Checked after the update (a graph replays the whole step); the rollback undoes it.
+            if not torch.isfinite(loss).all():
                 raise Diverged(f"non-finite loss in epoch {self.epoch + 1}")
-            self.optimizer.zero_grad(set_to_none=True)
-            total.sum().backward()
-            grad_norm = self._member_grad_norms()
-            if c.grad_clip is not None:
-                scale = (c.grad_clip / (grad_norm + 1e-12)).clamp(max=1.0)
-                for p in self.model.parameters():
-                    p.grad.mul_(scale.view(-1, *([1] * (p.ndim - 1))))
-            self.optimizer.step()
             self.forcing.after_batch(self.model, x, self.kernel)
-            losses.append(loss.detach())
-            norms.append(grad_norm.detach())
+            losses.append(loss.clone())
+            norms.append(grad_norm.clone())
         if not all(torch.isfinite(p).all() for p in self.model.parameters()):
             raise Diverged(f"non-finite parameters after epoch {self.epoch + 1}")
         return {
@@ -161,7 +154,9 @@ class Trainer:
         with torch.no_grad():
             for mine, saved in zip(self.model.parameters(), restored.parameters(), strict=True):
                 mine.copy_(saved)
-        self.optimizer.load_state_dict(copy.deepcopy(snap.optimizer))
+        self.optimizer.load_state_dict(optimizer_state_for(copy.deepcopy(snap.optimizer), self.kernel, next(self.model.parameters())))
+        if isinstance(self.step, GraphedStep):
+            self.step.invalidate()  # the loaded state tensors are new ones, which the graph does not read
         self.sampler.load_state(snap.sampler)
         self.forcing.load_state(copy.deepcopy(snap.forcing))
         self.epoch, self.lr_scale, self.rollbacks = snap.epoch, snap.lr_scale, snap.rollbacks

@@ -1,0 +1,88 @@
+"""One training step: a batch's loss, backward pass, per-member gradient clipping and RAdam update.
+
+The trainer and the speed benchmark both build their steps here (``make_step``), so the step they
+time is the step that trains. On the ``graph`` path the same step is recorded as a CUDA graph
+(:class:`dsr.training.graphed.GraphedStep`); its optimizer then holds its learning rate as a device
+tensor and updates "capturably" (no host synchronisation), which ``make_optimizer``,
+``set_learning_rate`` and ``optimizer_state_for`` take care of.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from dsr.models import LatentModel
+from dsr.training.graphed import GraphedStep, StepFunction
+from dsr.training.loss import l2_penalty, member_losses
+
+
+def make_optimizer(model: LatentModel, lr: float, kernel: str) -> torch.optim.RAdam:
+    """RAdam over the model's parameters; replayable (capturable, tensor learning rate) on the graph path."""
+    if kernel != "graph":
+        return torch.optim.RAdam(model.parameters(), lr=lr)
+    ref = next(model.parameters())
+    return torch.optim.RAdam(model.parameters(), lr=torch.tensor(lr, dtype=ref.dtype, device=ref.device), capturable=True)
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, value: float) -> None:
+    """Set every group's rate; a tensor rate (graph path) is filled in place, where the graph reads it."""
+    for group in optimizer.param_groups:
+        if isinstance(group["lr"], Tensor):
+            group["lr"].fill_(value)
+        else:
+            group["lr"] = value
+
+
+def optimizer_state_for(state: dict, kernel: str, like: Tensor) -> dict:
+    """A saved optimizer ``state`` dict made loadable on ``kernel``'s path (a shallow copy).
+
+    ``load_state_dict`` takes the saved groups' settings, so a state saved on one path would carry
+    that path's ``capturable`` flag and kind of learning rate to another (a GPU run resumed on a CPU,
+    say). Set both for this path; ``like`` gives the graph path's tensor rate its dtype and device.
+    """
+    graph = kernel == "graph"
+    groups = []
+    for group in state["param_groups"]:
+        lr = float(group["lr"])
+        lr = torch.tensor(lr, dtype=like.dtype, device=like.device) if graph else lr
+        groups.append({**group, "capturable": graph, "lr": lr})
+    return {**state, "param_groups": groups}
+
+
+def member_grad_norms(model: LatentModel) -> Tensor:
+    """‖∇θ_e‖₂ of each member e over all its parameters, (E,)."""
+    return sum(p.grad.flatten(1).pow(2).sum(dim=1) for p in model.parameters() if p.grad is not None).sqrt()
+
+
+def make_step(
+    model: LatentModel,
+    optimizer: torch.optim.Optimizer,
+    kernel: str,
+    *,
+    partial: bool = True,
+    l2: float = 0.0,
+    grad_clip: float | None = None,
+) -> StepFunction:
+    """The step ``(x, s, alphas) -> (loss (E,), grad norm (E,))`` on ``kernel``'s path.
+
+    Loss: :func:`dsr.training.loss.member_losses` (+ ``l2`` times the L2 penalty); each member's
+    gradient is scaled to norm ``grad_clip`` where it exceeds it. Both outputs are detached; on the
+    graph path they are the graph's outputs, overwritten by the next step.
+    """
+    loss_kernel = "fused" if kernel == "fused" else "autograd"
+
+    def step(x: Tensor, s: Tensor | None, alphas: list[Tensor | float]) -> tuple[Tensor, Tensor]:
+        loss = member_losses(model, x, alphas, s, partial, kernel=loss_kernel)
+        total = loss + l2 * l2_penalty(model) if l2 else loss
+        optimizer.zero_grad(set_to_none=True)
+        total.sum().backward()
+        grad_norm = member_grad_norms(model)
+        if grad_clip is not None:
+            scale = (grad_clip / (grad_norm + 1e-12)).clamp(max=1.0)
+            for p in model.parameters():
+                p.grad.mul_(scale.view(-1, *([1] * (p.ndim - 1))))
+        optimizer.step()
+        return loss.detach(), grad_norm.detach()
+
+    return GraphedStep(step, model, optimizer) if kernel == "graph" else step

@@ -1,0 +1,85 @@
+"""The CUDA-graph training path: same fits as the autograd reference on the CPU, resume, rollback (GPU only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import dsr
+from dsr import runstore
+from dsr.training.config import FitConfig
+from dsr.training.windows import WindowSampler
+from tests.test_training import TINY, _interrupt_after, _params, lorenz_store  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+CASES = {  # every kind, every forcing mode, noise, L2, clipping, partial and full forcing
+    "clipped-agtf": {"model": "clipped-shplrnn", "forcing": "agtf", "noise": 0.05},
+    "shplrnn-annealed-gtf-l2": {"model": "shplrnn", "forcing": "gtf", "alpha": 0.3, "alpha_end": 0.05, "l2": 1e-3},
+    "alrnn-stf": {"model": "alrnn", "latent": 6, "relus": 2, "forcing": "stf", "tau": 4, "noise": 0.05},
+    "alrnn-agtf-full-forcing": {"model": "alrnn", "latent": 6, "relus": 2, "partial_forcing": False, "grad_clip": 0.5},
+    "plrnn-gtf": {"model": "plrnn", "latent": 5, "forcing": "gtf"},
+    "dendplrnn-gtf": {"model": "dendplrnn", "bases": 3, "forcing": "gtf"},
+}
+
+
+def _fit(store: Path, out: Path, name: str, **options) -> tuple[Path, list[str]]:
+    kernels: list[str] = []
+    config = FitConfig(**(TINY | {"ensemble": 2} | options))
+    path = dsr.fit(store, config, out=out, name=name, progress=lambda info: kernels.append(info["kernel"]))
+    return path, kernels
+
+
+def _assert_same_params(a: Path, b: Path, rtol: float, atol: float) -> None:
+    pa, pb = _params(a), _params(b)
+    for name in pa.data_vars:
+        np.testing.assert_allclose(pa[name].values, pb[name].values, rtol=rtol, atol=atol, err_msg=name)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_graph_fit_on_the_gpu_equals_the_autograd_fit_on_the_cpu(lorenz_store: Path, tmp_path: Path, case: str) -> None:  # noqa: F811
+    options = CASES[case]
+    graph, kernels = _fit(lorenz_store, tmp_path, "graph", device="cuda", **options)
+    assert set(kernels) == {"graph"} and runstore.read_attrs(graph)["kernel"] == "graph"
+    cpu, _ = _fit(lorenz_store, tmp_path, "cpu", device="cpu", kernel="autograd", **options)
+    _assert_same_params(graph, cpu, rtol=1e-7, atol=1e-9)
+    eager, _ = _fit(lorenz_store, tmp_path, "eager", device="cuda", kernel="autograd", **options)
+    _assert_same_params(graph, eager, rtol=1e-10, atol=1e-13)
+
+
+def test_float32_graph_fit_equals_the_cpu_fit_to_float32_tolerance(lorenz_store: Path, tmp_path: Path) -> None:  # noqa: F811
+    options = {"dtype": "float32", "noise": 0.05}
+    graph, _ = _fit(lorenz_store, tmp_path, "graph", device="cuda", **options)
+    cpu, _ = _fit(lorenz_store, tmp_path, "cpu", device="cpu", kernel="autograd", **options)
+    _assert_same_params(graph, cpu, rtol=1e-4, atol=1e-5)
+
+
+def test_resumed_graph_fit_equals_uninterrupted(lorenz_store: Path, tmp_path: Path) -> None:  # noqa: F811
+    config = FitConfig(**(TINY | {"epochs": 4, "noise": 0.05, "device": "cuda"}))
+    full = dsr.fit(lorenz_store, config, out=tmp_path, name="full")
+    with pytest.raises(KeyboardInterrupt):
+        dsr.fit(lorenz_store, config, out=tmp_path, name="cut", progress=_interrupt_after(2))
+    cut = tmp_path / "cut.zarr"
+    dsr.resume(cut)
+    assert runstore.read_attrs(cut)["status"] == "finished"
+    _assert_same_params(full, cut, rtol=1e-12, atol=1e-14)
+
+
+def test_graph_fit_rolls_back_a_divergence_and_records_again(lorenz_store: Path, tmp_path: Path, monkeypatch) -> None:  # noqa: F811
+    original = WindowSampler.sample
+    calls = {"n": 0}
+
+    def nan_once(self):
+        calls["n"] += 1
+        x, s = original(self)
+        return (x * np.nan if calls["n"] == 4 else x), s  # first batch of epoch 2
+
+    monkeypatch.setattr(WindowSampler, "sample", nan_once)
+    path, _ = _fit(lorenz_store, tmp_path, "div", device="cuda")
+    history = runstore.read_group(path, "history")
+    assert history["rollbacks"].values.tolist() == [0, 1, 1]
+    assert np.isfinite(history["loss"].values).all()
+    assert runstore.read_attrs(path)["status"] == "finished"

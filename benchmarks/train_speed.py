@@ -1,4 +1,4 @@
-"""Training speed: a plain PyTorch eager loop against dsr's autograd path and its fused kernel.
+"""Training speed: a plain PyTorch eager loop against dsr's autograd path, its fused kernels and its CUDA graph.
 
 One training iteration = loss of S = 16 windows of T̃ = 200 steps under GTF (α = 0.1), backward pass
 and one RAdam step. Models: the clipped shPLRNN (M = N = 3, L = 50) and the AL-RNN (M = 20, P = 2,
@@ -13,7 +13,8 @@ model-iteration (reference / row), a view that other processes on a shared machi
 Each time is the best mean over several blocks of iterations, the rows' blocks taking turns (the
 machine is shared; the best block is the least disturbed one). Then the peak resident memory of a default-config fit of a few epochs
 (in a child process, ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``). The GPU table times the same
-iterations on CUDA (the reference moved to the GPU; dsr's autograd and CUDA-graph paths, E up to 4 096)
+iterations on CUDA (the reference moved to the GPU; dsr's autograd path, CUDA graph and CUDA kernels,
+E up to 4 096)
 when a GPU is present and says "unmeasured" otherwise.
 
 Usage: python benchmarks/train_speed.py [--rounds 7] [--fit-epochs 3] [--dtype float32] [--gpu-only]
@@ -173,7 +174,10 @@ def fit_peak_memory_mb(epochs: int) -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux reports kB
 
 
-GPU_ROWS = ((1, "autograd", 3), (1, "graph", 50), (ENSEMBLE, "graph", 50), (4096, "autograd", 1), (4096, "graph", 5))
+GPU_ROWS = (
+    (1, "autograd", 3), (1, "graph", 50), (1, "fused", 50), (ENSEMBLE, "graph", 50), (ENSEMBLE, "fused", 50),
+    (4096, "autograd", 1), (4096, "graph", 5), (4096, "fused", 5),
+)
 """(E, path, iterations per timing block) of the GPU table."""
 
 

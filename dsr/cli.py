@@ -217,7 +217,7 @@ def fit_command(
     ensemble: Annotated[Optional[int], typer.Option(help="Models trained together (seeds seed..seed+E-1).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the first ensemble member.")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda")] = None,
-    kernel: Annotated[Optional[str], typer.Option(help="auto | fused | graph | autograd: training path (fused CPU kernel, CUDA graph, or the autograd reference).")] = None,
+    kernel: Annotated[Optional[str], typer.Option(help="auto | fused | graph | autograd: training path (fused kernels on CPU or GPU, CUDA graph, or the autograd reference).")] = None,
     test: Annotated[Optional[Path], typer.Option(help="Held-out test store (default: last 20 % of the data).")] = None,
     var: Annotated[Optional[str], typer.Option(help="Data variable (default: the only one).")] = None,
     inputs: Annotated[Optional[str], typer.Option(help="External-inputs variable.")] = None,

@@ -226,7 +226,8 @@ def trajectory_dataset(model: LatentModel, member: int, test: TimeSeries, min_st
     inputs = None if test.inputs is None else np.resize(test.inputs[0], (steps // 4 + steps, test.inputs.shape[-1]))
     obs, latent = free_run(model, test.values[0, 0], steps, steps // 4, inputs)
     with torch.no_grad():
-        pattern = model.pattern(torch.as_tensor(latent[member : member + 1], dtype=next(model.parameters()).dtype))
+        ref = next(model.parameters())
+        pattern = model.pattern(torch.as_tensor(latent[member : member + 1], dtype=ref.dtype, device=ref.device))
     return xr.Dataset(
         {
             "x": (("time", "variable"), obs[member].astype(np.float32)),

@@ -1,4 +1,4 @@
-"""The CUDA-graph training path: same fits as the autograd reference on the CPU, resume, rollback (GPU only)."""
+"""The GPU training paths (CUDA kernels, CUDA graph): same fits as the autograd reference on the CPU, resume, rollback."""
 
 from __future__ import annotations
 
@@ -39,26 +39,35 @@ def _assert_same_params(a: Path, b: Path, rtol: float, atol: float) -> None:
         np.testing.assert_allclose(pa[name].values, pb[name].values, rtol=rtol, atol=atol, err_msg=name)
 
 
+@pytest.mark.parametrize("kernel", ["fused", "graph"])
 @pytest.mark.parametrize("case", CASES)
-def test_graph_fit_on_the_gpu_equals_the_autograd_fit_on_the_cpu(lorenz_store: Path, tmp_path: Path, case: str) -> None:  # noqa: F811
+def test_gpu_fit_equals_the_autograd_fit_on_the_cpu(lorenz_store: Path, tmp_path: Path, case: str, kernel: str) -> None:  # noqa: F811
     options = CASES[case]
-    graph, kernels = _fit(lorenz_store, tmp_path, "graph", device="cuda", **options)
-    assert set(kernels) == {"graph"} and runstore.read_attrs(graph)["kernel"] == "graph"
+    gpu, kernels = _fit(lorenz_store, tmp_path, "gpu", device="cuda", kernel=kernel, **options)
+    assert set(kernels) == {kernel} and runstore.read_attrs(gpu)["kernel"] == kernel
     cpu, _ = _fit(lorenz_store, tmp_path, "cpu", device="cpu", kernel="autograd", **options)
-    _assert_same_params(graph, cpu, rtol=1e-7, atol=1e-9)
-    eager, _ = _fit(lorenz_store, tmp_path, "eager", device="cuda", kernel="autograd", **options)
+    _assert_same_params(gpu, cpu, rtol=1e-7, atol=1e-9)
+
+
+def test_auto_takes_the_cuda_kernels_and_the_graph_equals_eager_autograd(lorenz_store: Path, tmp_path: Path) -> None:  # noqa: F811
+    _, kernels = _fit(lorenz_store, tmp_path, "auto", device="cuda")
+    assert set(kernels) == {"fused"}
+    graph, _ = _fit(lorenz_store, tmp_path, "graph", device="cuda", kernel="graph")
+    eager, _ = _fit(lorenz_store, tmp_path, "eager", device="cuda", kernel="autograd")
     _assert_same_params(graph, eager, rtol=1e-10, atol=1e-13)
 
 
-def test_float32_graph_fit_equals_the_cpu_fit_to_float32_tolerance(lorenz_store: Path, tmp_path: Path) -> None:  # noqa: F811
+@pytest.mark.parametrize("kernel", ["fused", "graph"])
+def test_float32_gpu_fit_equals_the_cpu_fit_to_float32_tolerance(lorenz_store: Path, tmp_path: Path, kernel: str) -> None:  # noqa: F811
     options = {"dtype": "float32", "noise": 0.05}
-    graph, _ = _fit(lorenz_store, tmp_path, "graph", device="cuda", **options)
+    gpu, _ = _fit(lorenz_store, tmp_path, "gpu", device="cuda", kernel=kernel, **options)
     cpu, _ = _fit(lorenz_store, tmp_path, "cpu", device="cpu", kernel="autograd", **options)
-    _assert_same_params(graph, cpu, rtol=1e-4, atol=1e-5)
+    _assert_same_params(gpu, cpu, rtol=1e-4, atol=1e-5)
 
 
-def test_resumed_graph_fit_equals_uninterrupted(lorenz_store: Path, tmp_path: Path) -> None:  # noqa: F811
-    config = FitConfig(**(TINY | {"epochs": 4, "noise": 0.05, "device": "cuda"}))
+@pytest.mark.parametrize("kernel", ["fused", "graph"])
+def test_resumed_gpu_fit_equals_uninterrupted(lorenz_store: Path, tmp_path: Path, kernel: str) -> None:  # noqa: F811
+    config = FitConfig(**(TINY | {"epochs": 4, "noise": 0.05, "device": "cuda", "kernel": kernel}))
     full = dsr.fit(lorenz_store, config, out=tmp_path, name="full")
     with pytest.raises(KeyboardInterrupt):
         dsr.fit(lorenz_store, config, out=tmp_path, name="cut", progress=_interrupt_after(2))
@@ -68,7 +77,8 @@ def test_resumed_graph_fit_equals_uninterrupted(lorenz_store: Path, tmp_path: Pa
     _assert_same_params(full, cut, rtol=1e-12, atol=1e-14)
 
 
-def test_graph_fit_rolls_back_a_divergence_and_records_again(lorenz_store: Path, tmp_path: Path, monkeypatch) -> None:  # noqa: F811
+@pytest.mark.parametrize("kernel", ["fused", "graph"])
+def test_gpu_fit_rolls_back_a_divergence(lorenz_store: Path, tmp_path: Path, monkeypatch, kernel: str) -> None:  # noqa: F811
     original = WindowSampler.sample
     calls = {"n": 0}
 
@@ -78,7 +88,7 @@ def test_graph_fit_rolls_back_a_divergence_and_records_again(lorenz_store: Path,
         return (x * np.nan if calls["n"] == 4 else x), s  # first batch of epoch 2
 
     monkeypatch.setattr(WindowSampler, "sample", nan_once)
-    path, _ = _fit(lorenz_store, tmp_path, "div", device="cuda")
+    path, _ = _fit(lorenz_store, tmp_path, "div", device="cuda", kernel=kernel)  # the graph records again after it
     history = runstore.read_group(path, "history")
     assert history["rollbacks"].values.tolist() == [0, 1, 1]
     assert np.isfinite(history["loss"].values).all()

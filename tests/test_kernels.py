@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,16 +59,20 @@ def _random_model(options: dict, inputs: int, observation: str = "identity", lat
 
 
 def _loss_and_grads(model: LatentModel, kernel: str, x, alphas, s, partial) -> tuple[torch.Tensor, dict]:
+    """Losses and gradients by ``kernel``: a training path, or "cuda" for the CUDA kernels (simulated on a CPU model)."""
     model.zero_grad(set_to_none=True)
-    loss = member_losses(model, x, alphas, s, partial, kernel=kernel)
+    if kernel == "cuda":
+        loss = fused.cuda_member_losses(model, x, alphas, s, partial)
+    else:
+        loss = member_losses(model, x, alphas, s, partial, kernel=kernel)
     # Unequal member weights check that each member's gradient is scaled by its own incoming gradient.
     (loss * torch.tensor([1.0, 0.5], dtype=loss.dtype)).sum().backward()
     return loss.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}
 
 
-def _assert_same(model: LatentModel, x, alphas, s, partial, rtol: float = 1e-10) -> None:
+def _assert_same(model: LatentModel, x, alphas, s, partial, rtol: float = 1e-10, kernel: str = "fused") -> None:
     loss_ref, grads_ref = _loss_and_grads(model, "autograd", x, alphas, s, partial)
-    loss, grads = _loss_and_grads(model, "fused", x, alphas, s, partial)
+    loss, grads = _loss_and_grads(model, kernel, x, alphas, s, partial)
     assert loss.dtype == loss_ref.dtype
     assert torch.all((loss - loss_ref).abs() <= rtol * loss_ref.abs()), (loss, loss_ref)
     assert grads.keys() == grads_ref.keys()
@@ -88,6 +96,26 @@ def _data(inputs: int, seed: int = 0, windows: int = S) -> tuple[torch.Tensor, t
 def test_fused_equals_autograd(kind: str, mode: str, partial: bool, inputs: int) -> None:
     x, s, gen = _data(inputs)
     _assert_same(_random_model(KINDS[kind], inputs), x, _alphas(mode, gen), s, partial)
+
+
+def check_cuda_kernels_against_autograd() -> None:
+    """Every kind, forcing mode, partial and full forcing, with and without inputs, each observation model:
+    the CUDA kernels' losses and gradients equal autograd's (run under Numba's CUDA simulator on a CPU)."""
+    observations = [("identity", M, {}), ("affine", M, {"obs_bias": True})]
+    for kind, mode, partial, inputs, (observation, latent, extra) in itertools.product(
+        KINDS, ("gtf", "agtf", "stf"), (True, False), (0, K), observations
+    ):
+        x, s, gen = _data(inputs, seed=2, windows=5)
+        model = _random_model(KINDS[kind], inputs, observation, latent, **extra)
+        _assert_same(model, x, _alphas(mode, gen), s, partial, kernel="cuda")
+
+
+def test_cuda_kernels_equal_autograd_under_the_cuda_simulator() -> None:
+    """The CUDA kernels' logic, checked where no GPU is (the GPU run itself: tests/test_graph_gpu.py)."""
+    code = "from tests.test_kernels import check_cuda_kernels_against_autograd as f; f()"
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 @pytest.mark.parametrize(
@@ -141,7 +169,7 @@ def test_auto_takes_the_fused_kernel_on_cpu_and_falls_back_elsewhere() -> None:
     assert resolve_kernel(model, "autograd") == "autograd"
     on_meta = make_model("alrnn", n_obs=2, latent=4, relus=2, seeds=[0], device="meta")
     assert resolve_kernel(on_meta, "auto") == "autograd"
-    with pytest.raises(DsrError, match="runs on the CPU"):
+    with pytest.raises(DsrError, match="run on the CPU and on CUDA GPUs"):
         resolve_kernel(on_meta, "fused")
 
     class Unknown(PLRNN):
@@ -152,8 +180,6 @@ def test_auto_takes_the_fused_kernel_on_cpu_and_falls_back_elsewhere() -> None:
     assert resolve_kernel(unknown, "auto") == "autograd"
     with pytest.raises(DsrError, match="no fused kernel for unknown"):
         resolve_kernel(unknown, "fused")
-    with pytest.raises(ValidationError, match="runs on the CPU"):
-        FitConfig(kernel="fused", device="cuda")
 
 
 def test_the_graph_path_needs_a_gpu() -> None:

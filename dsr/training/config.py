@@ -64,7 +64,7 @@ class FitConfig(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     kernel: Literal["auto", "fused", "graph", "autograd"] = Field(
         "auto",
-        description="training path: fused CPU kernel, CUDA graph, autograd reference, or auto (the device's fast path where supported)",
+        description="training path: fused kernels (CPU or GPU), CUDA graph, autograd reference, or auto (the fastest that supports the model)",
     )
     dtype: Literal["float32", "float64"] = "float32"
     # evaluation
@@ -80,8 +80,6 @@ class FitConfig(BaseModel):
     def _consistent(self) -> FitConfig:
         if self.model == "alrnn" and self.latent is not None and self.relus > self.latent:
             raise ValueError(f"relus ({self.relus}) exceeds latent ({self.latent}); pass relus <= latent")
-        if self.kernel == "fused" and self.device == "cuda":
-            raise ValueError("the fused kernel runs on the CPU; pass --kernel auto or autograd with --device cuda")
         if self.kernel == "graph" and self.device == "cpu":
             raise ValueError("the CUDA-graph path needs a GPU; pass --kernel auto or autograd with --device cpu")
         if self.lr_end > self.lr_start:

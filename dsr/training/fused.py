@@ -1,4 +1,4 @@
-"""The fused training loss: the forced-rollout loss of ``dsr.training.loss`` in one compiled pass (CPU).
+"""The fused training loss: the forced-rollout loss of ``dsr.training.loss`` in one compiled pass (CPU, GPU).
 
 ``fused_member_losses`` computes the same per-member losses as the autograd reference
 (:func:`dsr.training.loss.member_losses` with ``kernel="autograd"``) with one Numba forward and one
@@ -18,7 +18,8 @@ The observation model enters through the initial state z̃_0 = ``initial_state(x
 its gradient returned by the kernel), the forcing signals ``forcing_signal(x, partial)`` (data) and the
 read-out (identity: the first N units; affine: B z + b, both handled by the kernel). The kernel computes
 in the model's dtype (float32 or float64; float64 for any other), as the autograd path does, on 16 or
-8 windows per SIMD instruction.
+8 windows per SIMD instruction. For a model on a GPU the same inputs go to the CUDA kernels instead
+(:mod:`dsr.training.fused_cuda`, one GPU thread per window).
 """
 
 from __future__ import annotations
@@ -101,8 +102,12 @@ def fused_unsupported(model: LatentModel) -> str | None:
     if model.kind not in _UNIT_FORMS:
         return f"there is no fused kernel for {model.kind} models"
     device = model.A.device
+    if device.type == "cuda":
+        from dsr.training.fused_cuda import cuda_unavailable
+
+        return cuda_unavailable()
     if device.type != "cpu":
-        return f"the fused kernel runs on the CPU, and the model is on {device}"
+        return f"the fused kernels run on the CPU and on CUDA GPUs, and the model is on {device}"
     return None
 
 
@@ -113,7 +118,7 @@ def _kernel_dtype(t: Tensor) -> type:
 
 def _array(t: Tensor, dtype: type = np.float64) -> np.ndarray:
     """The kernel's view of a tensor: ``dtype``, C-contiguous, detached (a copy only where needed)."""
-    return np.ascontiguousarray(t.detach().numpy(), dtype=dtype)
+    return np.ascontiguousarray(t.detach().cpu().numpy(), dtype=dtype)
 
 
 def _alpha_table(alphas: list[Tensor | float], ensemble: int, dtype: type) -> np.ndarray:
@@ -267,7 +272,34 @@ def _observation(model: LatentModel) -> tuple[Tensor, Tensor]:
 def fused_member_losses(
     model: LatentModel, x: Tensor, alphas: list[Tensor | float], s: Tensor | None = None, partial: bool = True
 ) -> Tensor:
-    """Mean squared one-step error per member, (E,), by the fused kernel (see module doc)."""
+    """Mean squared one-step error per member, (E,), by the fused kernel of the model's device (see module doc)."""
+    if model.A.device.type != "cpu":
+        return cuda_member_losses(model, x, alphas, s, partial)
+    params, unit, series, alpha, z0 = _kernel_inputs(model, x, alphas, s, partial)
+    data = (*(_to_lanes(_array(a, alpha.dtype.type)) for a in series), alpha)
+    return _FusedLoss.apply(data, unit, z0, *params)
+
+
+def cuda_member_losses(
+    model: LatentModel, x: Tensor, alphas: list[Tensor | float], s: Tensor | None = None, partial: bool = True
+) -> Tensor:
+    """The same losses by the CUDA kernels (:mod:`dsr.training.fused_cuda`), on the model's device.
+
+    On a CPU model this runs only under Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``; tests).
+    """
+    from dsr.training.fused_cuda import CudaLoss
+
+    params, unit, series, alpha, z0 = _kernel_inputs(model, x, alphas, s, partial)
+    device = params[0].device
+    unit, alpha = tuple(torch.as_tensor(c, device=device) for c in unit), torch.as_tensor(alpha, device=device)
+    return CudaLoss.apply((*series, alpha), unit, z0, *params)
+
+
+def _kernel_inputs(
+    model: LatentModel, x: Tensor, alphas: list[Tensor | float], s: Tensor | None, partial: bool
+) -> tuple[tuple[Tensor, ...], UnitCoefficients, tuple[Tensor, Tensor, Tensor], np.ndarray, Tensor]:
+    """What both kernels take: the unit form's parameters (A, V, Uᵀ, θ, h, C, B, β), its coefficients,
+    the series (inputs, targets, forcing signals; (E, S, T, ·)), the α table (T, E) and z̃_0 (E, S, M)."""
     if x.requires_grad or (s is not None and s.requires_grad):
         raise ValueError("the fused kernel treats data as constants; use kernel='autograd' for gradients with respect to x or s")
     (A, V, UT, theta, h), unit = _UNIT_FORMS[model.kind](model)
@@ -282,7 +314,6 @@ def fused_member_losses(
     targets = x[:, :, 1:]
     signals = model.forcing_signal(targets, partial)
     dtype = _kernel_dtype(A)
-    data = (*(_to_lanes(_array(a, dtype)) for a in (inputs, targets, signals)), _alpha_table(alphas, E, dtype))
     unit = tuple(c.astype(dtype) for c in unit)
     z0 = model.initial_state(x[:, :, 0])
-    return _FusedLoss.apply(data, unit, z0, A, V, UT, theta, h, C, B, beta)
+    return (A, V, UT, theta, h, C, B, beta), unit, (inputs, targets, signals), _alpha_table(alphas, E, dtype), z0

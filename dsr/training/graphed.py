@@ -85,6 +85,7 @@ class GraphedStep:
                 self.step(self.x, self.s, static_alphas)
         torch.cuda.current_stream().wait_stream(side)
         undo()
+        _step_counters_in_parameter_dtype(self.optimizer)
         self.optimizer.zero_grad(set_to_none=True)  # backward in the capture allocates the static gradients
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):
@@ -106,6 +107,20 @@ class GraphedStep:
                 t.copy_(existing[id(t)]) if id(t) in existing else t.zero_()
 
         return undo
+
+
+def _step_counters_in_parameter_dtype(optimizer: torch.optim.Optimizer) -> None:
+    """Keep each parameter's step counter in the parameter's dtype.
+
+    A capturable RAdam computes its bias corrections and rectification term from the counter on the
+    device, and torch keeps the counter in float32: for float64 models the rectification term
+    ρ_t = ρ_∞ − 2tβ₂ᵗ/(1 − β₂ᵗ), a difference of numbers near 2 000, then loses about five digits
+    (parameters differed from the eager path's by 1e-5 of an update on an H100).
+    """
+    for param, state in optimizer.state.items():
+        step = state.get("step")
+        if isinstance(step, Tensor) and step.dtype != param.dtype:
+            state["step"] = step.to(param.dtype)
 
 
 def _state_tensors(optimizer: torch.optim.Optimizer) -> list[Tensor]:

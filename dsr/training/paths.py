@@ -1,11 +1,13 @@
-"""Which training path computes a batch's loss and gradients: the fused CPU kernel, a CUDA graph or autograd.
+"""Which training path computes a batch's loss and gradients: the fused kernels, a CUDA graph or autograd.
 
-- ``fused``: the Numba forward and backward kernel of :mod:`dsr.training.fused` (CPU).
+- ``fused``: the Numba forward and backward kernels of :mod:`dsr.training.fused`, on the CPU or, for
+  a model on a GPU, as CUDA kernels (:mod:`dsr.training.fused_cuda`).
 - ``graph``: the autograd reference's operations, with the backward pass and the RAdam update,
   recorded once as a CUDA graph and replayed for every batch (:mod:`dsr.training.graphed`; GPU).
 - ``autograd``: the reference, step by step in torch, on any device.
 
-``auto`` takes the fast path of the model's device where it supports the model, else the reference.
+``auto`` takes the first of fused, graph, autograd that supports the model on its device. On a GPU the
+kernels beat the graph, whose replay still runs one kernel per operation and step (train_speed.py).
 """
 
 from __future__ import annotations

@@ -26,12 +26,12 @@ except Exception as err:
 PY
 # Tests and the CLI run from a copy outside the checkout, so that `dsr` is the installed package.
 mkdir -p /tmp/t && cp -r tests /tmp/t/ && cd /tmp/t
-timeout 240 python3 -m pytest -q -p no:cacheprovider tests/test_graph_gpu.py 2>&1 | tee "$OUT/tests.log" | tail -25
+timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_graph_gpu.py 2>&1 | tee "$OUT/tests.log" | tail -25
 cd "$REPO"
-timeout 180 python3 benchmarks/train_speed.py --gpu-only --rounds 5 2>&1 | tee "$OUT/train_speed.log"
+timeout 150 python3 benchmarks/train_speed.py --gpu-only --rounds 3 2>&1 | tee "$OUT/train_speed.log"
 cd /tmp/t
 SECONDS=0
-timeout 150 python3 -m dsr fit "$REPO/data/lorenz63.zarr" --device cuda --epochs 100 --out /tmp/runs --name gpu \
+timeout 60 python3 -m dsr fit "$REPO/data/lorenz63.zarr" --device cuda --epochs 50 --out /tmp/runs --name gpu \
   --overwrite 2>&1 | tee "$OUT/fit.log" | tail -4
-echo "dsr fit --device cuda --epochs 100: ${SECONDS} s" | tee -a "$OUT/fit.log"
+echo "dsr fit --device cuda --epochs 50: ${SECONDS} s" | tee -a "$OUT/fit.log"
 python3 -m dsr info /tmp/runs/gpu.zarr 2>&1 | tail -20 | tee -a "$OUT/fit.log"

@@ -11,6 +11,7 @@ the same code runs the kernels on CPU tensors.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -21,15 +22,28 @@ BLOCK = 128
 """Threads per block."""
 
 
+@functools.cache
 def cuda_unavailable() -> str | None:
-    """Why the CUDA kernels cannot run here (one line), or None when they can."""
+    """Why the CUDA kernels cannot run here (one line), or None when they can.
+
+    Compiles a one-line kernel: numba's CUDA target can be present and still fail to compile, e.g.
+    numba-cuda 0.30.4 with NumPy 2.5 (it registers ``np.row_stack``, which NumPy 2.5 removed).
+    """
     try:
+        import numba
         from numba import cuda
-    except ImportError as err:  # pragma: no cover - numba always ships its CUDA target
-        return f"numba's CUDA target cannot be imported ({err})"
-    if not cuda.is_available():
-        return "numba finds no CUDA driver"
+
+        if not cuda.is_available():
+            return "numba finds no CUDA driver"
+        numba.config.CUDA_LOW_OCCUPANCY_WARNINGS = 0  # one model's 16 windows fill one block, by design
+        cuda.jit("void(float64[:])")(_probe)
+    except Exception as err:  # noqa: BLE001 - any failure means: take another path
+        return f"numba cannot compile CUDA kernels here ({type(err).__name__}: {str(err).splitlines()[0][:120]})"
     return None
+
+
+def _probe(a: Any) -> None:
+    a[0] = 1.0
 
 
 def _view(t: Tensor) -> Any:
@@ -61,8 +75,9 @@ def _thread_last(a: Tensor) -> Tensor:
     return a.permute(2, 3, 0, 1).reshape(n_steps, size, n_members * n_windows).contiguous()
 
 
-def _placeholder(like: Tensor) -> Tensor:
-    return like.new_zeros(1, 1, 1)
+def _standing_in(p: Tensor) -> Tensor:
+    """``p``, or a one-element array of its rank where it is empty (the kernels compile per rank)."""
+    return p if p.numel() else p.new_zeros((1,) * p.ndim)
 
 
 class CudaLoss(torch.autograd.Function):
@@ -82,9 +97,8 @@ class CudaLoss(torch.autograd.Function):
         n_members, n_windows, n_latent = z0.shape
         n_steps, n_obs, threads = targets.shape[2], targets.shape[3], n_members * n_windows
         flags = (int(UT.shape[2] > 0), int(B.shape[1] > 0), inputs.shape[3])
-        absent = _placeholder(A)
-        UT, B, beta, C = (absent if p.numel() == 0 else p for p in (UT, B, beta, C))
-        s = _thread_last(inputs) if flags[2] else absent
+        UT, B, beta, C = (_standing_in(p) for p in (UT, B, beta, C))
+        s = _thread_last(inputs) if flags[2] else A.new_zeros(1, 1, 1)
         x, zhat = _thread_last(targets), _thread_last(signals)
         start = z0.detach().reshape(threads, n_latent).T.contiguous()
         states = A.new_empty(n_steps + 1, n_latent, threads)

@@ -31,7 +31,7 @@ MAX_LATENT = 128
 """Largest M for ``unit_gradients``' per-thread accumulators (local arrays need a fixed size)."""
 
 
-@cuda.jit(device=True, inline=True)
+@cuda.jit(device=True)
 def _forced_state(states, zhat, alpha, e, t, i, m):  # noqa: ANN001, ANN202
     """z̃_t[m] of thread i from the stored z_t (t = 0: the stored z̃_0)."""
     value = states[t, m, i]
@@ -41,7 +41,7 @@ def _forced_state(states, zhat, alpha, e, t, i, m):  # noqa: ANN001, ANN202
     return value
 
 
-@cuda.jit(device=True, inline=True)
+@cuda.jit(device=True)
 def _preactivation(UT, dense, zt, e, j, i, repeat):  # noqa: ANN001, ANN202
     """u_j = (U z̃)_j from the scratch z̃ (M, ES), or z̃_{⌊j/r⌋} for the repeat map."""
     if not dense:
@@ -52,7 +52,7 @@ def _preactivation(UT, dense, zt, e, j, i, repeat):  # noqa: ANN001, ANN202
     return u
 
 
-@cuda.jit(device=True, inline=True)
+@cuda.jit(device=True)
 def _residual(states, readout, B, beta, x, e, t, n, i):  # noqa: ANN001, ANN202
     """r_t[n] = x̂_t[n] − x_t[n]: x̂ = B z_t + β, or z_t[n] for the identity read-out."""
     if not readout:

@@ -31,10 +31,24 @@ from dsr.training.paths import resolve_kernel
 from dsr.training.trainer import ProgressCallback, Trainer
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when available; asking for CUDA without a GPU is a user error."""
+GPU_MIN_ENSEMBLE = 256
+"""``--device auto`` trains ensembles of at least this many members on a GPU, smaller ones on the CPU.
+
+These models are too small to fill a GPU: a training iteration of one clipped shPLRNN (M=3, L=50)
+took 0.59 ms with the fused kernel on 2 CPU cores and 11.3 ms as a CUDA graph on an H100; E = 16
+gave 6 000 model-iterations per second on the 2 cores and 1 100 on the H100, E = 4 096 68 000 on
+the H100 (benchmarks/train_speed.py; README, Performance). The GPU overtakes 2 cores near E ≈ 100;
+256 leaves room for CPUs with more cores.
+"""
+
+
+def resolve_device(config: FitConfig) -> torch.device:
+    """``auto``: CUDA when a GPU is there and the fit is worth it (an ensemble of ``GPU_MIN_ENSEMBLE``
+    or more, or ``--kernel graph``), else the CPU. Asking for CUDA without a GPU is a user error."""
+    name = config.device
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        wanted = config.ensemble >= GPU_MIN_ENSEMBLE or config.kernel == "graph"
+        return torch.device("cuda" if wanted and torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise DsrError("--device cuda was requested but no CUDA GPU is available; use --device cpu or auto")
     return torch.device(name)
@@ -121,7 +135,7 @@ def fit(
     if config.latent is None:
         # Store the resolved size, not "default".
         config = config.model_copy(update={"latent": train.n_variables})
-    device = resolve_device(config.device)
+    device = resolve_device(config)
     torch.manual_seed(config.seed)
     model = build_model(config, train, device)
     resolve_kernel(model, config.kernel)  # an unavailable --kernel fails before the store exists
@@ -164,7 +178,7 @@ def resume(path: str | Path, progress: ProgressCallback | None = None) -> Path:
     config = FitConfig(**attrs["config"])
     test = attrs.get("test_path")
     train, held_out, _, _ = prepare_data(config, Path(attrs["data_path"]), None if test is None else Path(test))
-    model = build_model(config, train, resolve_device(config.device))
+    model = build_model(config, train, resolve_device(config))
     trainer = Trainer(model, train, held_out, config, str(path), tau=attrs.get("tau"), progress=progress)
     trainer.load()
     runstore.update_attrs(path, status="running")

@@ -244,6 +244,18 @@ def test_bad_fit_options(lorenz_store: Path, tmp_path: Path, run_cli, args: list
     assert not (tmp_path / "x.zarr").exists()
 
 
+def test_auto_device_takes_the_gpu_only_where_it_pays(monkeypatch) -> None:
+    from dsr.fitting import GPU_MIN_ENSEMBLE, resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device(FitConfig()).type == "cpu"  # 4 tiny models: the CPU kernel is faster
+    assert resolve_device(FitConfig(ensemble=GPU_MIN_ENSEMBLE)).type == "cuda"
+    assert resolve_device(FitConfig(kernel="graph")).type == "cuda"
+    assert resolve_device(FitConfig(device="cpu", ensemble=2 * GPU_MIN_ENSEMBLE)).type == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device(FitConfig(ensemble=GPU_MIN_ENSEMBLE)).type == "cpu"
+
+
 def test_bad_config_file(lorenz_store: Path, tmp_path: Path, run_cli) -> None:
     (tmp_path / "bad.toml").write_text("alpha = [1\n")
     assert_one_line_error(run_cli("fit", lorenz_store, "--config", tmp_path / "bad.toml"), "not valid TOML")

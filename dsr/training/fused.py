@@ -104,8 +104,10 @@ def fused_unsupported(model: LatentModel) -> str | None:
     device = model.A.device
     if device.type == "cuda":
         from dsr.training.fused_cuda import cuda_unavailable
+        from dsr.training.kernel_plrnn_cuda import unsupported
 
-        return cuda_unavailable()
+        hidden = _UNIT_FORMS[model.kind](model)[0][3].shape[1]
+        return cuda_unavailable() or unsupported(model.latent, hidden)
     if device.type != "cpu":
         return f"the fused kernels run on the CPU and on CUDA GPUs, and the model is on {device}"
     return None

@@ -55,24 +55,21 @@ def _view(t: Tensor) -> Any:
     return t.numpy()
 
 
-def _launch(kernel: Any, threads: int, *args: Any) -> None:
-    """``kernel`` on ``threads`` threads, on torch's current stream; tensors are passed as views."""
+def _launch(kernel: Any, blocks: int, shared: int, *args: Any) -> None:
+    """``kernel`` on ``blocks`` blocks of one warp with ``shared`` bytes of shared memory, on torch's current stream."""
     from numba import cuda
 
-    grid = (threads + BLOCK - 1) // BLOCK
+    from dsr.training.kernel_plrnn_cuda import LANES
+
     views = [_view(a) if isinstance(a, Tensor) else a for a in args]
     on_gpu = any(isinstance(a, Tensor) and a.device.type == "cuda" for a in args)
-    if on_gpu:
-        stream = cuda.external_stream(torch.cuda.current_stream().cuda_stream)
-        kernel[grid, BLOCK, stream](*views)
-    else:
-        kernel[grid, BLOCK](*views)
+    stream = cuda.external_stream(torch.cuda.current_stream().cuda_stream) if on_gpu else 0
+    kernel[blocks, LANES, stream, shared](*views)
 
 
-def _thread_last(a: Tensor) -> Tensor:
-    """(E, S, T, D) → (T, D, E·S): one column per thread (window), contiguous."""
-    n_members, n_windows, n_steps, size = a.shape
-    return a.permute(2, 3, 0, 1).reshape(n_steps, size, n_members * n_windows).contiguous()
+def _windows_first(a: Tensor) -> Tensor:
+    """(E, S, T, D) → (E·S, T, D), contiguous."""
+    return a.reshape(a.shape[0] * a.shape[1], *a.shape[2:]).contiguous()
 
 
 def _standing_in(p: Tensor) -> Tensor:
@@ -95,21 +92,21 @@ class CudaLoss(torch.autograd.Function):
         inputs, targets, signals, alpha = data
         A, V, UT, theta, h, C, B, beta = (p.detach().contiguous() for p in params)
         n_members, n_windows, n_latent = z0.shape
-        n_steps, n_obs, threads = targets.shape[2], targets.shape[3], n_members * n_windows
+        n_steps, n_obs, blocks = targets.shape[2], targets.shape[3], n_members * n_windows
         flags = (int(UT.shape[2] > 0), int(B.shape[1] > 0), inputs.shape[3])
         UT, B, beta, C = (_standing_in(p) for p in (UT, B, beta, C))
-        s = _thread_last(inputs) if flags[2] else A.new_zeros(1, 1, 1)
-        x, zhat = _thread_last(targets), _thread_last(signals)
-        start = z0.detach().reshape(threads, n_latent).T.contiguous()
-        states = A.new_empty(n_steps + 1, n_latent, threads)
-        squares = torch.empty(threads, dtype=torch.float64, device=A.device)
-        zt, phi = A.new_empty(n_latent, threads), A.new_empty(theta.shape[1], threads)
+        s = _windows_first(inputs) if flags[2] else A.new_zeros(1, 1, 1)
+        x, zhat = _windows_first(targets), _windows_first(signals)
+        start = z0.detach().reshape(blocks, n_latent).contiguous()
+        states = A.new_empty(blocks, n_steps + 1, n_latent)
+        squares = torch.zeros(blocks, dtype=torch.float64, device=A.device)
         arrays = (A, V, UT, theta, h, C, B, beta, *unit, s, x, zhat, alpha)
-        _launch(k.forward, threads, start, *arrays, n_windows, *flags, zt, phi, states, squares)
+        shared = k.shared_bytes(n_latent, n_obs)
+        _launch(k.forward, blocks, shared, start, *arrays, n_windows, *flags, states, squares)
         count = n_windows * n_steps * n_obs
-        ctx.kernel_inputs = (states, arrays, flags, count, n_windows)
+        ctx.kernel_inputs = (states, arrays, flags, count, n_windows, shared)
         ctx.dtypes = [z0.dtype] + [p.dtype for p in params]
-        ctx.shapes = [p.shape for p in params]
+        ctx.shapes = [z0.shape] + [p.shape for p in params]
         return (squares.view(n_members, n_windows).sum(dim=1) / count).to(z0.dtype)
 
     @staticmethod
@@ -117,38 +114,29 @@ class CudaLoss(torch.autograd.Function):
     def backward(ctx: Any, grad: Tensor) -> tuple:
         from dsr.training import kernel_plrnn_cuda as k
 
-        states, arrays, flags, count, n_windows = ctx.kernel_inputs
+        states, arrays, flags, count, n_windows, shared = ctx.kernel_inputs
         A, V, UT, theta, h, C, B, beta, lin, ramp, clip, s, x, zhat, alpha = arrays
         dense, readout, n_inputs = flags
-        n_latent, threads = states.shape[1], states.shape[2]
-        n_members, hidden, n_obs = A.shape[0], theta.shape[1], x.shape[1]
+        blocks, n_latent, n_members, n_obs = states.shape[0], states.shape[2], A.shape[0], x.shape[2]
         scale = (2.0 * grad / count).to(A.dtype).contiguous()
-        zeros = A.new_zeros
-        lam, zt, delta = A.new_empty(n_latent, threads), A.new_empty(n_latent, threads), A.new_empty(x.shape[0], n_latent, threads)
-        gA, gh = zeros(n_latent, threads), zeros(n_latent, threads)
-        gC = zeros(n_latent, max(n_inputs, 1), threads)
-        gB, gbeta = zeros(max(n_obs * readout, 1), n_latent, threads), zeros(max(n_obs * readout, 1), threads)
-        common = (lin, ramp, clip, s, x, zhat, alpha, n_windows, dense, readout, n_inputs)
-        _launch(k.backward, threads, scale, states, A, V, UT, theta, B, beta, *common, zt, lam, delta, gA, gh, gC, gB, gbeta)
-        gV, gUT, gtheta = zeros(V.shape), zeros(UT.shape if dense else ctx.shapes[2]), zeros(theta.shape)
-        # Without Uᵀ the kernel never touches gUT: the placeholder stands in for the empty gradient.
+        per_window = [A.new_zeros(blocks, *shape) for shape in (
+            (n_latent,), (n_latent,), (n_latent,), (n_latent, max(n_inputs, 1)),
+            (max(n_obs * readout, 1), n_latent), (max(n_obs * readout, 1),),
+        )]
+        wide = [torch.zeros(p.shape, dtype=torch.float64, device=A.device) for p in (V, UT, theta)]
         _launch(
-            k.unit_gradients, n_members * hidden, states, delta, V, UT, theta, lin, ramp, clip, zhat, alpha, n_windows, dense,
-            gV, gUT if dense else UT.new_zeros(1, 1, 1), gtheta,
+            k.backward, blocks, shared, scale, states, A, V, UT, theta, B, beta, lin, ramp, clip, s, x, zhat, alpha,
+            n_windows, dense, readout, n_inputs, *per_window, *wide,
         )
-
-        def per_member(g: Tensor) -> Tensor:
-            """Sum a per-window gradient (..., E·S) over each member's windows: (E, ...)."""
-            summed = g.reshape(*g.shape[:-1], n_members, n_windows).sum(dim=-1)
-            return summed.movedim(-1, 0)
-
+        gz0, gA, gh, gC, gB, gbeta = (g.reshape(n_members, n_windows, *g.shape[1:]) for g in per_window)
+        gV, gUT, gtheta = wide
+        rows = n_obs * readout
         grads = [
-            lam.T.reshape(n_members, n_windows, n_latent),
-            per_member(gA), gV, gUT, gtheta, per_member(gh),
-            per_member(gC)[:, :, :n_inputs], per_member(gB)[:, : n_obs * readout], per_member(gbeta)[:, : n_obs * readout],
+            gz0, gA.sum(dim=1), gV, gUT if dense else None, gtheta, gh.sum(dim=1),
+            gC.sum(dim=1)[:, :, :n_inputs], gB.sum(dim=1)[:, :rows], gbeta.sum(dim=1)[:, :rows],
         ]
         needed = ctx.needs_input_grad[2:]
         return None, None, *(
-            g.reshape(shape).to(dtype) if need else None
-            for g, dtype, shape, need in zip(grads, ctx.dtypes, [grads[0].shape, *ctx.shapes], needed, strict=True)
+            (torch.zeros(shape, dtype=dtype, device=A.device) if g is None else g.reshape(shape).to(dtype)) if need else None
+            for g, dtype, shape, need in zip(grads, ctx.dtypes, ctx.shapes, needed, strict=True)
         )

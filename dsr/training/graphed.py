@@ -38,7 +38,8 @@ def graph_unsupported(model: LatentModel) -> str | None:
     if device.type != "cuda":
         return f"CUDA graphs need a GPU, and the model is on {device}"
     if model.config.observation == "affine":
-        # The pseudo-inverse's SVD checks its convergence on the host, which a capture forbids.
+        # Recording torch.linalg.pinv fails: "Cannot copy between CPU and CUDA tensors during CUDA graph
+        # capture" (torch 2.11, H100; benchmarks/gpu_check.sh of the first GPU session).
         return "the affine observation's pseudo-inverse cannot be recorded in a CUDA graph"
     return None
 

@@ -193,6 +193,18 @@ def test_auto_takes_the_fused_kernel_on_cpu_and_falls_back_elsewhere() -> None:
         resolve_kernel(unknown, "fused")
 
 
+def test_auto_on_a_gpu_takes_the_kernels_for_small_ensembles_and_the_graph_for_large(monkeypatch) -> None:
+    from dsr.training import paths
+
+    monkeypatch.setattr(paths, "graph_unsupported", lambda model: None)  # as for a model on a GPU
+    monkeypatch.setattr(paths, "fused_unsupported", lambda model: None)
+    small = make_model("alrnn", n_obs=2, latent=4, relus=2, ensemble=paths.GRAPH_MIN_ENSEMBLE - 1)
+    large = make_model("alrnn", n_obs=2, latent=4, relus=2, ensemble=paths.GRAPH_MIN_ENSEMBLE)
+    assert resolve_kernel(small, "auto") == "fused" and resolve_kernel(large, "auto") == "graph"
+    monkeypatch.setattr(paths, "graph_unsupported", lambda model: "affine")
+    assert resolve_kernel(large, "auto") == "fused"
+
+
 def test_the_graph_path_needs_a_gpu() -> None:
     model = make_model("alrnn", n_obs=2, latent=4, relus=2, seeds=[0])
     with pytest.raises(DsrError, match="CUDA graphs need a GPU, and the model is on cpu"):

@@ -19,7 +19,7 @@ its gradient returned by the kernel), the forcing signals ``forcing_signal(x, pa
 read-out (identity: the first N units; affine: B z + b, both handled by the kernel). The kernel computes
 in the model's dtype (float32 or float64; float64 for any other), as the autograd path does, on 16 or
 8 windows per SIMD instruction. For a model on a GPU the same inputs go to the CUDA kernels instead
-(:mod:`dsr.training.fused_cuda`, one GPU thread per window).
+(:mod:`dsr.training.fused_cuda`, one warp per window).
 """
 
 from __future__ import annotations

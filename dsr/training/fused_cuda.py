@@ -1,7 +1,7 @@
 """The fused training loss on a GPU: the CUDA kernels of :mod:`dsr.training.kernel_plrnn_cuda` as one autograd node.
 
 :func:`dsr.training.fused.fused_member_losses` prepares the kind's unit form, the data and z̃_0 the same
-way for both devices and calls ``cuda_loss`` for a model on a GPU. The kernels read the tensors in
+way for both devices and calls :func:`dsr.training.fused.cuda_member_losses`, hence ``CudaLoss``, for a model on a GPU. The kernels read the tensors in
 place (Numba's view of torch's memory, ``cuda.as_cuda_array``) and run on torch's current stream, so
 no copy and no host synchronisation separates them from the torch operations around them.
 

@@ -6,10 +6,10 @@
   recorded once as a CUDA graph and replayed for every batch (:mod:`dsr.training.graphed`; GPU).
 - ``autograd``: the reference, step by step in torch, on any device.
 
-``auto`` takes the first of graph, fused, autograd that supports the model on its device: on a CPU the
-fused kernel, on a GPU the graph, whose replays beat the CUDA kernels there (on an H100, one clipped
-shPLRNN: 11.3 against 21.4 ms per iteration; E = 4 096: 60 against 76 ms; ``benchmarks/train_speed.py``).
-The CUDA kernels train on a GPU what the graph cannot record (the affine observation's pseudo-inverse).
+``auto`` takes the fastest path that supports the model on its device: on a CPU the fused kernel; on a
+GPU the CUDA kernels for ensembles below ``GRAPH_MIN_ENSEMBLE`` members and the graph from there on,
+each falling back to the other (the graph cannot record the affine observation's pseudo-inverse), then
+to autograd.
 """
 
 from __future__ import annotations
@@ -21,6 +21,17 @@ from dsr.training.graphed import graph_unsupported
 
 KERNELS = ("auto", "fused", "graph", "autograd")
 
+GRAPH_MIN_ENSEMBLE = 512
+"""From this ensemble size on, ``auto`` prefers the CUDA graph to the CUDA kernels on a GPU.
+
+Measured on an H100 (``benchmarks/train_speed.py``, float32, S = 16, T̃ = 200; clipped shPLRNN M=3 L=50 /
+AL-RNN M=20 P=2), ms per iteration, kernels against graph: E = 1: 5.6 / 5.3 against 11.3 / 11.2;
+E = 16: 5.0 / 6.1 against 14.3 / 13.1; E = 4 096: 108 / 229 against 61 / 37. The kernels run one
+block per window, and the card holds about 4 200 such blocks at once (132 SMs × 32), so their time
+should stay near its E = 16 value up to E ≈ 260 and then grow in proportion to E (an estimate between
+the measured sizes), which puts the crossover near E ≈ 400 (AL-RNN) to 1 000 (clipped shPLRNN).
+"""
+
 
 def resolve_kernel(model: LatentModel, requested: str) -> str:
     """The training path, ``"fused"``, ``"graph"`` or ``"autograd"``, for ``requested`` in KERNELS."""
@@ -30,7 +41,8 @@ def resolve_kernel(model: LatentModel, requested: str) -> str:
         return requested
     reasons = {"graph": graph_unsupported(model), "fused": fused_unsupported(model)}
     if requested == "auto":
-        return next((path for path, reason in reasons.items() if reason is None), "autograd")
+        order = ("graph", "fused") if model.ensemble >= GRAPH_MIN_ENSEMBLE else ("fused", "graph")
+        return next((path for path in order if reasons[path] is None), "autograd")
     if reasons[requested]:
         raise DsrError(f"--kernel {requested} is not available: {reasons[requested]}; use --kernel auto or --kernel autograd")
     return requested

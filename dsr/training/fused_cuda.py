@@ -35,7 +35,7 @@ def cuda_unavailable() -> str | None:
 
         if not cuda.is_available():
             return "numba finds no CUDA driver"
-        numba.config.CUDA_LOW_OCCUPANCY_WARNINGS = 0  # one model's 16 windows fill one block, by design
+        numba.config.CUDA_LOW_OCCUPANCY_WARNINGS = 0  # one model is 16 blocks (windows), by design
         cuda.jit("void(float64[:])")(_probe)
     except Exception as err:  # noqa: BLE001 - any failure means: take another path
         return f"numba cannot compile CUDA kernels here ({type(err).__name__}: {str(err).splitlines()[0][:120]})"

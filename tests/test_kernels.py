@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -119,6 +120,51 @@ def check_cuda_kernels_against_autograd() -> None:
         steps = 4  # 3 steps, so that STF's forcing every 3rd step happens once
         alphas = _alphas(mode, gen)[: steps - 1]
         _assert_same(model, x[:, :, :steps], alphas, None if s is None else s[:, :, :steps], partial, kernel="cuda")
+
+
+def compile_cuda_kernels_to_ptx() -> None:
+    """Compile each CUDA kernel for the argument types ``CudaLoss`` passes, float32 and float64, to PTX.
+
+    No GPU is needed (NVVM from pip's nvidia-cuda-nvcc wheel); the launches are replaced by the compile.
+    """
+    import types as pytypes
+
+    import numba
+    import numba.cuda.dispatcher
+    from numba import cuda
+
+    from dsr.training import fused_cuda
+
+    # Device functions ask the current device for its compute capability; there is none here.
+    numba.cuda.dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=(9, 0))
+
+    def compile_instead(kernel, blocks, shared, *args) -> None:  # noqa: ANN001
+        argtypes = [numba.typeof(a.detach().numpy()) if isinstance(a, torch.Tensor) else numba.typeof(a) for a in args]
+        cuda.compile_ptx(kernel.py_func, numba.types.void(*argtypes), cc=(9, 0))
+
+    fused_cuda._launch = compile_instead
+    for dtype in (torch.float32, torch.float64):
+        for kind, mode, partial, inputs, options in CUDA_CASES[:2]:  # dense and repeat maps, both read-outs, inputs
+            x, s, gen = _data(inputs, seed=2, windows=2)
+            model = _random_model(KINDS[kind], inputs, latent=M, **options).to(dtype)
+            alphas = [a if isinstance(a, float) else a.to(dtype) for a in _alphas(mode, gen)]
+            s = None if s is None else s.to(dtype)
+            fused.cuda_member_losses(model, x.to(dtype), alphas, s, partial).sum().backward()
+
+
+def _nvvm_home() -> str | None:
+    """The CUDA_HOME that holds pip's NVVM (nvidia-cuda-nvcc-cu12), or None."""
+    spec = importlib.util.find_spec("nvidia.cuda_nvcc") if importlib.util.find_spec("nvidia") else None
+    return None if spec is None else list(spec.submodule_search_locations)[0]
+
+
+@pytest.mark.skipif(_nvvm_home() is None, reason="needs NVVM: pip install nvidia-cuda-nvcc-cu12")
+def test_cuda_kernels_compile_to_ptx() -> None:
+    """Numba's CUDA typing and NVVM on the kernels, where no GPU is (the simulator runs them untyped)."""
+    code = "from tests.test_kernels import compile_cuda_kernels_to_ptx as f; f()"
+    env = {**os.environ, "CUDA_HOME": _nvvm_home()}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def test_cuda_kernels_equal_autograd_under_the_cuda_simulator() -> None:

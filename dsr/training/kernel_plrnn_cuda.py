@@ -20,6 +20,10 @@ the right rank. Float arrays share one dtype (float32 or float64); shared scratc
 squares and the gradients of V, Uᵀ, θ are float64. Limits: M ≤ ``MAX_LATENT``, ⌈H/32⌉ ≤ ``MAX_OWNED``,
 M ⌈H/32⌉ ≤ ``MAX_ACCUMULATORS`` (:func:`unsupported`).
 
+Checks without a GPU (``tests/test_kernels.py``): Numba's CUDA simulator runs the kernels as Python
+against autograd, untyped; ``cuda.compile_ptx`` with NVVM from pip's ``nvidia-cuda-nvcc-cu12`` (in the
+test extra) types and compiles them for the argument types ``CudaLoss`` passes.
+
 Speed on an H100 (float32, S = 16, T̃ = 200; README, Performance): one model 5.3–5.6 ms per training
 iteration, about twice as fast as the CUDA graph; E = 16 5.0–6.1 ms; E = 4 096 108 ms (clipped shPLRNN)
 and 229 ms (AL-RNN), slower than the graph (61 and 37 ms): once the blocks no longer fit on the card

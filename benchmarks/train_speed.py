@@ -121,6 +121,12 @@ def race(iterations: dict[str, tuple[Callable[[], None], int]], rounds: int) -> 
     return best
 
 
+def reference_model(options: dict, reference_class: str, x: torch.Tensor) -> torch.nn.Module:
+    """The plain-torch reference of a ``MODELS`` entry, sized by its options, in x's dtype."""
+    sizes = {k: v for k, v in options.items() if k != "kind"}
+    return globals()[reference_class](x.shape[-1], *sizes.values(), dtype=x.dtype)
+
+
 def reference_iteration(module: torch.nn.Module, x: torch.Tensor, device: str = "cpu") -> Callable[[], None]:
     module, x = module.to(device), x.to(device)
     optimizer = torch.optim.RAdam(module.parameters(), lr=1e-3)
@@ -200,9 +206,7 @@ def cpu_table(x: torch.Tensor, rounds: int) -> None:
         f"{'CPU ms/it':>11} {'× ref (CPU)':>10}"
     )
     for name, (options, reference_class) in MODELS.items():
-        sizes = {k: v for k, v in options.items() if k != "kind"}
-        reference = globals()[reference_class](x.shape[-1], *sizes.values(), dtype=x.dtype)
-        rows = {"reference (eager torch)": (reference_iteration(reference, x), 2, 1)}
+        rows = {"reference (eager torch)": (reference_iteration(reference_model(options, reference_class, x), x), 2, 1)}
         for members, kernel, per_block in ((1, "autograd", 2), (1, "fused", 50), (ENSEMBLE, "autograd", 1), (ENSEMBLE, "fused", 10)):
             label = f"dsr {kernel}" + (f", E={members}" if members > 1 else "")
             rows[label] = (dsr_iteration(options, x, members, kernel), per_block, members)
@@ -221,8 +225,7 @@ def gpu_table(x: torch.Tensor, rounds: int) -> None:
     print(f"GPU: {torch.cuda.get_device_name()}")
     print(f"{'model':30} {'path (GPU)':26} {'ms/iteration':>13} {'model-it/s':>11} {'× reference':>12}")
     for name, (options, reference_class) in MODELS.items():
-        sizes = {k: v for k, v in options.items() if k != "kind"}
-        reference = globals()[reference_class](x.shape[-1], *sizes.values(), dtype=x.dtype)
+        reference = reference_model(options, reference_class, x)
         rows = {"reference (eager torch)": (reference_iteration(reference, x, "cuda"), 3, 1)}
         for members, kernel, per_block in GPU_ROWS:
             label = f"dsr {kernel}" + (f", E={members}" if members > 1 else "")

@@ -68,6 +68,32 @@ def _tree_sum(red, base, n_latent, p):  # noqa: ANN001, ANN202
         half //= 2
 
 
+@cuda.jit(device=True)
+def _preactivation(UT, dense, sh, zt, e, j, n_latent, repeat):  # noqa: ANN001, ANN202
+    """u_j = (U z̃)_j with z̃ at sh[zt:], or z̃_{⌊j/r⌋} for the repeat map."""
+    if not dense:
+        return sh[zt + j // repeat]
+    u = float64(0.0)
+    for m in range(n_latent):
+        u += UT[e, m, j] * sh[zt + m]
+    return u
+
+
+@cuda.jit(device=True)
+def _unit(u, theta_j, lin_j, ramp_j, clip_j):  # noqa: ANN001, ANN202
+    """(φ_j(u), φ'_j(u), 1[u + θ_j > 0]) of the unit form: φ = lin u + ramp [u + θ]_+ − clip [u]_+."""
+    shifted = u + theta_j > 0.0
+    phi = lin_j * u
+    slope = lin_j
+    if shifted:
+        phi += ramp_j * (u + theta_j)
+        slope += ramp_j
+    if u > 0.0:
+        phi -= clip_j * u
+        slope -= clip_j
+    return phi, slope, shifted
+
+
 @cuda.jit
 def forward(z0, A, V, UT, theta, h, C, B, beta, lin, ramp, clip, s, x, zhat, alpha, n_windows, dense, readout, n_inputs, states, squares):  # noqa: ANN001, ANN201
     """squares[i] += Σ_t ‖r_t‖² (zero on entry) and states[i] for block (window) i."""
@@ -88,17 +114,8 @@ def forward(z0, A, V, UT, theta, h, C, B, beta, lin, ramp, clip, s, x, zhat, alp
         for m in range(n_latent):
             part[m] = 0.0
         for j in range(p, hidden, LANES):
-            if dense:
-                u = float64(0.0)
-                for m in range(n_latent):
-                    u += UT[e, m, j] * sh[ZT + m]
-            else:
-                u = sh[ZT + j // repeat]
-            phi = lin[j] * u
-            if u + theta[e, j] > 0.0:
-                phi += ramp[j] * (u + theta[e, j])
-            if u > 0.0:
-                phi -= clip[j] * u
+            u = _preactivation(UT, dense, sh, ZT, e, j, n_latent, repeat)
+            phi, _, _ = _unit(u, theta[e, j], lin[j], ramp[j], clip[j])
             for m in range(n_latent):
                 part[m] += V[e, m, j] * phi
         for m in range(n_latent):
@@ -193,21 +210,8 @@ def backward(scale, states, A, V, UT, theta, B, beta, lin, ramp, clip, s, x, zha
             part[m] = 0.0
         for q in range(owned):
             j = p + q * LANES
-            if dense:
-                u = float64(0.0)
-                for m in range(n_latent):
-                    u += UT[e, m, j] * sh[ZT + m]
-            else:
-                u = sh[ZT + j // repeat]
-            shifted = u + theta[e, j] > 0.0
-            phi = lin[j] * u
-            slope = lin[j]
-            if shifted:
-                phi += ramp[j] * (u + theta[e, j])
-                slope += ramp[j]
-            if u > 0.0:
-                phi -= clip[j] * u
-                slope -= clip[j]
+            u = _preactivation(UT, dense, sh, ZT, e, j, n_latent, repeat)
+            phi, slope, shifted = _unit(u, theta[e, j], lin[j], ramp[j], clip[j])
             omega = float64(0.0)
             for m in range(n_latent):
                 omega += V[e, m, j] * sh[DELTA + m]

@@ -39,10 +39,12 @@ def resolve_kernel(model: LatentModel, requested: str) -> str:
         raise ValueError(f"unknown kernel {requested!r}; choose one of: {', '.join(KERNELS)}")
     if requested == "autograd":
         return requested
-    reasons = {"graph": graph_unsupported(model), "fused": fused_unsupported(model)}
+    # Only the paths asked about are checked: the loss resolves its path again at every batch.
+    unsupported = {"graph": graph_unsupported, "fused": fused_unsupported}
     if requested == "auto":
         order = ("graph", "fused") if model.ensemble >= GRAPH_MIN_ENSEMBLE else ("fused", "graph")
-        return next((path for path in order if reasons[path] is None), "autograd")
-    if reasons[requested]:
-        raise DsrError(f"--kernel {requested} is not available: {reasons[requested]}; use --kernel auto or --kernel autograd")
+        return next((path for path in order if unsupported[path](model) is None), "autograd")
+    reason = unsupported[requested](model)
+    if reason:
+        raise DsrError(f"--kernel {requested} is not available: {reason}; use --kernel auto or --kernel autograd")
     return requested

@@ -86,6 +86,17 @@ CONFIGS: dict[str, dict] = {
     # model whose pseudo-inverse infers every unit (both stopped after 120 epochs: diverging free runs)
     "alrnn20-agtf-full-e2000": {"model": "alrnn", "latent": 20, "relus": 2, "partial_forcing": False, "epochs": 2000, "lr_end": 1e-5},
     "alrnn20-affine-agtf-e2000": {"model": "alrnn", "latent": 20, "relus": 2, "observation": "affine", "epochs": 2000, "lr_end": 1e-5},
+    # round 8 (run with --seeds 16): the observation noise as a regulariser. Without it, on a clean
+    # series, most members collapse; more of it than the lab's 0.05 is worse
+    "alrnn20-stf16-e2000-clean-nonoise": {
+        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "epochs": 2000, "lr_end": 1e-5, "train": "clean",
+    },
+    "alrnn20-stf16-e2000-noise0.1": {
+        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.1, "epochs": 2000, "lr_end": 1e-5,
+    },
+    "alrnn20-stf16-e2000-noise0.2": {
+        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.2, "epochs": 2000, "lr_end": 1e-5,
+    },
 }
 
 

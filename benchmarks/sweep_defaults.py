@@ -97,6 +97,13 @@ CONFIGS: dict[str, dict] = {
     "alrnn20-stf16-e2000-noise0.2": {
         "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.2, "epochs": 2000, "lr_end": 1e-5,
     },
+    # round 9 (--seeds 8): two ReLUs with more linear units, the lab's recipe otherwise
+    "alrnn50-stf16-e2000-lab": {
+        "model": "alrnn", "latent": 50, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
+    },
+    "alrnn100-stf16-e2000-lab": {
+        "model": "alrnn", "latent": 100, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
+    },
 }
 
 

@@ -25,85 +25,57 @@ from pathlib import Path
 import numpy as np
 
 COMMON = {"epochs": 300, "eval_every": 10}
+ALRNN = {"model": "alrnn", "latent": 20, "relus": 2}
+LAB_STF = {"forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5}
+"""The lab's AL-RNN recipe for Lorenz-63 (ALRNN-DSR settings/lorenz63.json): STF τ = 16, noise 0.05, 2 000 epochs, lr → 1e-5."""
 CONFIGS: dict[str, dict] = {
     # round 1 (300 epochs, see the fit issue's note for the table)
     "cshp50-agtf.999": {},
     "cshp50-agtf.99": {"agtf_decay": 0.99},
     "cshp50-gtf0.1": {"forcing": "gtf", "alpha": 0.1},
     "cshp100-agtf.99": {"hidden": 100, "agtf_decay": 0.99},
-    "alrnn20-stf16": {"model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.05},
-    "alrnn20-gtf0.1": {"model": "alrnn", "latent": 20, "relus": 2, "forcing": "gtf", "alpha": 0.1},
+    "alrnn20-stf16": ALRNN | {"forcing": "stf", "tau": 16, "noise": 0.05},
+    "alrnn20-gtf0.1": ALRNN | {"forcing": "gtf", "alpha": 0.1},
     # round 2 (longer)
     "cshp100-agtf.99-e800": {"hidden": 100, "agtf_decay": 0.99, "epochs": 800},
     "cshp200-agtf.99-e500": {"hidden": 200, "agtf_decay": 0.99, "epochs": 500},
     "cshp100-agtf.98-e800-lr1e-4": {"hidden": 100, "agtf_decay": 0.98, "epochs": 800, "lr_end": 1e-4},
-    "alrnn20-stf16-e800-lr2e-3": {
-        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 800, "lr_start": 2e-3,
-    },
-    # round 3: the AL-RNN at the lab's own length (ALRNN-DSR settings/lorenz63.json), and under aGTF
-    "alrnn20-stf16-e2000-lab": {
-        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
-    },
-    "alrnn20-agtf-e2000": {"model": "alrnn", "latent": 20, "relus": 2, "epochs": 2000, "lr_end": 1e-5},
+    "alrnn20-stf16-e800-lr2e-3": ALRNN | {"forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 800, "lr_start": 2e-3},
+    # round 3: the AL-RNN at the lab's own length, and under aGTF
+    "alrnn20-stf16-e2000-lab": ALRNN | LAB_STF,
+    "alrnn20-agtf-e2000": ALRNN | {"epochs": 2000, "lr_end": 1e-5},
     # round 4: does the observation noise shrink the AL-RNN's attractor (noisy forcing attenuates slopes)?
-    "alrnn20-stf16-e2000-nonoise": {"model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "epochs": 2000, "lr_end": 1e-5},
-    "alrnn20-stf8-e2000": {
-        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 8, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
-    },
+    "alrnn20-stf16-e2000-nonoise": ALRNN | LAB_STF | {"noise": 0.0},
+    "alrnn20-stf8-e2000": ALRNN | LAB_STF | {"tau": 8},
     # round 5 (training now 3-4x faster): longer free stretches between forcings (τ = 8 was worse than
     # 16) and forcing that mixes data and model state (both worse, README table); the lab's STF over
     # 2.5x the epochs ran in round 6
-    "alrnn20-stf32-e2000": {
-        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 32, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
-    },
-    "alrnn20-stf64-e2000": {
-        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 64, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
-    },
-    "alrnn20-gtf0.5to0.05-e2000": {
-        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "gtf", "alpha": 0.5, "alpha_end": 0.05, "epochs": 2000, "lr_end": 1e-5,
-    },
-    "alrnn20-stf16-e5000-lab": {
-        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 5000, "lr_end": 1e-5,
-    },
+    "alrnn20-stf32-e2000": ALRNN | LAB_STF | {"tau": 32},
+    "alrnn20-stf64-e2000": ALRNN | LAB_STF | {"tau": 64},
+    "alrnn20-gtf0.5to0.05-e2000": ALRNN | {"forcing": "gtf", "alpha": 0.5, "alpha_end": 0.05, "epochs": 2000, "lr_end": 1e-5},
+    "alrnn20-stf16-e5000-lab": ALRNN | LAB_STF | {"epochs": 5000},
     # round 6: is the noise in the training series what keeps the AL-RNN's attractor small? The lab's
     # settings on a clean simulated Lorenz-63 series of the same length (same test series)
-    "alrnn20-stf16-e2000-lab-clean": {
-        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
-        "train": "clean",
-    },
+    "alrnn20-stf16-e2000-lab-clean": ALRNN | LAB_STF | {"train": "clean"},
     # and is it the two ReLUs or the recipe? The same STF recipe with more ReLUs, and with the
     # default clipped shPLRNN (which reaches 0.17 under aGTF)
-    "alrnn20-p5-stf16-e2000": {
-        "model": "alrnn", "latent": 20, "relus": 5, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
-    },
-    "alrnn20-p10-stf16-e2000": {
-        "model": "alrnn", "latent": 20, "relus": 10, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
-    },
-    "cshp100-stf16-e2000": {"hidden": 100, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5},
+    "alrnn20-p5-stf16-e2000": ALRNN | LAB_STF | {"relus": 5},
+    "alrnn20-p10-stf16-e2000": ALRNN | LAB_STF | {"relus": 10},
+    "cshp100-stf16-e2000": {"hidden": 100} | LAB_STF,
     # round 7: aGTF with every unit forced, so that its Jacobian bound holds (partial forcing leaves the
     # 17 unobserved units unforced and the AL-RNN collapsed under aGTF): the GTF repo's default
     # partial_forcing = false (unobserved units pulled towards 0), and a learned affine observation
     # model whose pseudo-inverse infers every unit (both stopped after 120 epochs: diverging free runs)
-    "alrnn20-agtf-full-e2000": {"model": "alrnn", "latent": 20, "relus": 2, "partial_forcing": False, "epochs": 2000, "lr_end": 1e-5},
-    "alrnn20-affine-agtf-e2000": {"model": "alrnn", "latent": 20, "relus": 2, "observation": "affine", "epochs": 2000, "lr_end": 1e-5},
+    "alrnn20-agtf-full-e2000": ALRNN | {"partial_forcing": False, "epochs": 2000, "lr_end": 1e-5},
+    "alrnn20-affine-agtf-e2000": ALRNN | {"observation": "affine", "epochs": 2000, "lr_end": 1e-5},
     # round 8 (run with --seeds 16): the observation noise as a regulariser. Without it, on a clean
     # series, most members collapse; more of it than the lab's 0.05 is worse
-    "alrnn20-stf16-e2000-clean-nonoise": {
-        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "epochs": 2000, "lr_end": 1e-5, "train": "clean",
-    },
-    "alrnn20-stf16-e2000-noise0.1": {
-        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.1, "epochs": 2000, "lr_end": 1e-5,
-    },
-    "alrnn20-stf16-e2000-noise0.2": {
-        "model": "alrnn", "latent": 20, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.2, "epochs": 2000, "lr_end": 1e-5,
-    },
+    "alrnn20-stf16-e2000-clean-nonoise": ALRNN | LAB_STF | {"noise": 0.0, "train": "clean"},
+    "alrnn20-stf16-e2000-noise0.1": ALRNN | LAB_STF | {"noise": 0.1},
+    "alrnn20-stf16-e2000-noise0.2": ALRNN | LAB_STF | {"noise": 0.2},
     # round 9 (--seeds 8): two ReLUs with more linear units, the lab's recipe otherwise
-    "alrnn50-stf16-e2000-lab": {
-        "model": "alrnn", "latent": 50, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
-    },
-    "alrnn100-stf16-e2000-lab": {
-        "model": "alrnn", "latent": 100, "relus": 2, "forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5,
-    },
+    "alrnn50-stf16-e2000-lab": ALRNN | LAB_STF | {"latent": 50},
+    "alrnn100-stf16-e2000-lab": ALRNN | LAB_STF | {"latent": 100},
 }
 
 

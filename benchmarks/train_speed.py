@@ -14,8 +14,7 @@ Each time is the best mean over several blocks of iterations, the rows' blocks t
 machine is shared; the best block is the least disturbed one). Then the peak resident memory of a default-config fit of a few epochs
 (in a child process, ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``). The GPU table times the same
 iterations on CUDA (the reference moved to the GPU; dsr's autograd path, CUDA graph and CUDA kernels,
-E up to 4 096)
-when a GPU is present and says "unmeasured" otherwise.
+E up to 4 096) when a GPU is present and says "unmeasured" otherwise.
 
 Usage: python benchmarks/train_speed.py [--rounds 7] [--fit-epochs 3] [--dtype float32] [--gpu-only]
 """
@@ -200,6 +199,10 @@ def print_rows(name: str, rows: dict, rounds: int, cpu_columns: bool) -> None:
         print(line)
 
 
+def row_label(kernel: str, members: int) -> str:
+    return f"dsr {kernel}" + (f", E={members}" if members > 1 else "")
+
+
 def cpu_table(x: torch.Tensor, rounds: int) -> None:
     print(
         f"{'model':30} {'path':26} {'ms/iteration':>13} {'model-it/s':>11} {'× reference':>12} "
@@ -208,7 +211,7 @@ def cpu_table(x: torch.Tensor, rounds: int) -> None:
     for name, (options, reference_class) in MODELS.items():
         rows = {"reference (eager torch)": (reference_iteration(reference_model(options, reference_class, x), x), 2, 1)}
         for members, kernel, per_block in ((1, "autograd", 2), (1, "fused", 50), (ENSEMBLE, "autograd", 1), (ENSEMBLE, "fused", 10)):
-            label = f"dsr {kernel}" + (f", E={members}" if members > 1 else "")
+            label = row_label(kernel, members)
             rows[label] = (dsr_iteration(options, x, members, kernel), per_block, members)
             if kernel == "fused" and THREADS > 1:
                 rows[f"{label}, 1 thread"] = (dsr_iteration(options, x, members, kernel, threads=1), per_block, members)
@@ -228,7 +231,7 @@ def gpu_table(x: torch.Tensor, rounds: int) -> None:
         reference = reference_model(options, reference_class, x)
         rows = {"reference (eager torch)": (reference_iteration(reference, x, "cuda"), 3, 1)}
         for members, kernel, per_block in GPU_ROWS:
-            label = f"dsr {kernel}" + (f", E={members}" if members > 1 else "")
+            label = row_label(kernel, members)
             rows[label] = (dsr_iteration(options, x, members, kernel, "cuda"), per_block, members)
         torch.cuda.reset_peak_memory_stats()
         print_rows(name, rows, rounds, cpu_columns=False)

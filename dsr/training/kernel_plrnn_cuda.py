@@ -131,11 +131,12 @@ def forward(z0, A, V, UT, theta, h, C, B, beta, lin, ramp, clip, s, x, zhat, alp
             sh[Z + m] = states[i, t, m]  # rounded to the model's dtype, as the backward pass reads it
         cuda.syncthreads()
         for n in range(p, n_obs, LANES):
-            r = sh[Z + n] - x[i, t - 1, n]
             if readout:
                 r = beta[e, n] - x[i, t - 1, n]
                 for m in range(n_latent):
                     r += B[e, n, m] * sh[Z + m]
+            else:
+                r = sh[Z + n] - x[i, t - 1, n]
             total += r * r
         a = alpha[t - 1, e]
         for m in range(p, n_latent, LANES):  # z̃_t

@@ -7,8 +7,8 @@ stay independent: each has its own windows and noise (:class:`WindowSampler`), i
 member e's seed (up to floating-point reassociation in batched products).
 
 Each batch is one :func:`dsr.training.step.make_step` step on the fastest path that supports the
-model (``config.kernel``, see :func:`dsr.training.paths.resolve_kernel`): the fused kernel on a CPU,
-the CUDA graph on a GPU, else the autograd reference. The path taken is written to the run store's
+model (``config.kernel``; the rule is :func:`dsr.training.paths.resolve_kernel`): the fused kernels
+or the CUDA graph, else the autograd reference. The path taken is written to the run store's
 root attrs as ``kernel`` and shown in the progress line.
 """
 

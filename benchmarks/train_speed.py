@@ -181,7 +181,7 @@ def fit_peak_memory_mb(epochs: int) -> float:
 
 GPU_ROWS = (
     (1, "autograd", 3), (1, "graph", 50), (1, "fused", 50), (ENSEMBLE, "graph", 50), (ENSEMBLE, "fused", 50),
-    (4096, "autograd", 1), (4096, "graph", 5), (4096, "fused", 5),
+    (256, "graph", 20), (256, "fused", 20), (4096, "autograd", 1), (4096, "graph", 5), (4096, "fused", 5),
 )
 """(E, path, iterations per timing block) of the GPU table."""
 

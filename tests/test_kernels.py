@@ -138,7 +138,7 @@ def compile_cuda_kernels_to_ptx() -> None:
     # Device functions ask the current device for its compute capability; there is none here.
     numba.cuda.dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=(9, 0))
 
-    def compile_instead(kernel, blocks, shared, *args) -> None:  # noqa: ANN001
+    def compile_instead(kernel, threads, *args) -> None:  # noqa: ANN001
         argtypes = [numba.typeof(a.detach().numpy()) if isinstance(a, torch.Tensor) else numba.typeof(a) for a in args]
         cuda.compile_ptx(kernel.py_func, numba.types.void(*argtypes), cc=(9, 0))
 
@@ -276,7 +276,7 @@ def test_an_optimizer_state_saved_on_the_graph_path_loads_on_the_cpu() -> None:
     saved["param_groups"][0] |= {"capturable": True, "lr": torch.tensor(5e-4, dtype=torch.float64)}
     stored = optimizer_from_dataset(optimizer_to_dataset(saved))
     assert stored["param_groups"][0]["lr"] == 5e-4
-    optimizer.load_state_dict(optimizer_state_for(stored, "autograd", next(model.parameters())))
+    optimizer.load_state_dict(optimizer_state_for(stored, model, "autograd"))
     group = optimizer.param_groups[0]
     assert group["capturable"] is False and group["lr"] == 5e-4
     optimizer.step()  # a capturable group would refuse parameters on the CPU

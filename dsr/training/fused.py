@@ -106,8 +106,7 @@ def fused_unsupported(model: LatentModel) -> str | None:
         from dsr.training.fused_cuda import cuda_unavailable
         from dsr.training.kernel_plrnn_cuda import unsupported
 
-        hidden = _UNIT_FORMS[model.kind](model)[0][3].shape[1]
-        return cuda_unavailable() or unsupported(model.latent, hidden)
+        return cuda_unavailable() or unsupported(model.latent, model.n_obs)
     if device.type != "cpu":
         return f"the fused kernels run on the CPU and on CUDA GPUs, and the model is on {device}"
     return None
@@ -123,16 +122,31 @@ def _array(t: Tensor, dtype: type = np.float64) -> np.ndarray:
     return np.ascontiguousarray(t.detach().cpu().numpy(), dtype=dtype)
 
 
-def _alpha_table(alphas: list[Tensor | float], ensemble: int, dtype: type) -> np.ndarray:
-    """α as (T, E); a schedule repeats one object over runs of steps, so each run is converted and written once."""
-    table = np.empty((len(alphas), ensemble), dtype)
+def _runs(alphas: list[Tensor | float]) -> Iterator[tuple[int, int, Tensor | float]]:
+    """(start, stop, α) for each run of steps that share one α object (a schedule repeats one object)."""
     start = 0
     for t in range(1, len(alphas) + 1):
         if t == len(alphas) or alphas[t] is not alphas[start]:
-            alpha = alphas[start]
-            table[start:t] = _array(alpha, dtype) if isinstance(alpha, Tensor) else alpha
+            yield start, t, alphas[start]
             start = t
+
+
+def _alpha_table(alphas: list[Tensor | float], ensemble: int, dtype: type) -> np.ndarray:
+    """α as (T, E) for the CPU kernel, each run converted and written once."""
+    table = np.empty((len(alphas), ensemble), dtype)
+    for start, stop, alpha in _runs(alphas):
+        table[start:stop] = _array(alpha, dtype) if isinstance(alpha, Tensor) else alpha
     return table
+
+
+def _alpha_table_on_device(alphas: list[Tensor | float], ensemble: int, like: Tensor) -> Tensor:
+    """α as (T, E) in ``like``'s dtype, built on its device: no copy from the host, so that a CUDA graph
+    can record it (numbers become recorded constants, as on the graph path)."""
+    rows = [
+        (alpha.to(like) if isinstance(alpha, Tensor) else like.new_full((ensemble,), alpha)).expand(stop - start, ensemble)
+        for start, stop, alpha in _runs(alphas)
+    ]
+    return torch.cat(rows)
 
 
 # Threads for the kernels: NUMBA_NUM_THREADS (default: the number of CPUs), as for numba's own parallel
@@ -277,8 +291,10 @@ def fused_member_losses(
     """Mean squared one-step error per member, (E,), by the fused kernel of the model's device (see module doc)."""
     if model.A.device.type != "cpu":
         return cuda_member_losses(model, x, alphas, s, partial)
-    params, unit, series, alpha, z0 = _kernel_inputs(model, x, alphas, s, partial)
-    data = (*(_to_lanes(_array(a, alpha.dtype.type)) for a in series), alpha)
+    params, unit, series, z0 = _kernel_inputs(model, x, s, partial)
+    dtype = _kernel_dtype(params[0])
+    unit = tuple(c.astype(dtype) for c in unit)
+    data = (*(_to_lanes(_array(a, dtype)) for a in series), _alpha_table(alphas, x.shape[0], dtype))
     return _FusedLoss.apply(data, unit, z0, *params)
 
 
@@ -291,17 +307,29 @@ def cuda_member_losses(
     """
     from dsr.training.fused_cuda import CudaLoss
 
-    params, unit, series, alpha, z0 = _kernel_inputs(model, x, alphas, s, partial)
-    device = params[0].device
-    unit, alpha = tuple(torch.as_tensor(c, device=device) for c in unit), torch.as_tensor(alpha, device=device)
-    return CudaLoss.apply((*series, alpha), unit, z0, *params)
+    params, unit, series, z0 = _kernel_inputs(model, x, s, partial)
+    like = params[0].detach()
+    alpha = _alpha_table_on_device(alphas, x.shape[0], like)
+    return CudaLoss.apply((*series, alpha), _unit_on_device(unit, like), z0, *params)
+
+
+_device_units: dict[tuple, tuple[Tensor, ...]] = {}
+
+
+def _unit_on_device(unit: UnitCoefficients, like: Tensor) -> tuple[Tensor, ...]:
+    """The unit coefficients as tensors of ``like``'s dtype and device, copied there once per kind and size:
+    a copy from the host cannot be recorded in a CUDA graph."""
+    key = (*(c.tobytes() for c in unit), like.dtype, like.device)
+    if key not in _device_units:
+        _device_units[key] = tuple(torch.as_tensor(c, dtype=like.dtype, device=like.device) for c in unit)
+    return _device_units[key]
 
 
 def _kernel_inputs(
-    model: LatentModel, x: Tensor, alphas: list[Tensor | float], s: Tensor | None, partial: bool
-) -> tuple[tuple[Tensor, ...], UnitCoefficients, tuple[Tensor, Tensor, Tensor], np.ndarray, Tensor]:
-    """What both kernels take: the unit form's parameters (A, V, Uᵀ, θ, h, C, B, β), its coefficients,
-    the series (inputs, targets, forcing signals; (E, S, T, ·)), the α table (T, E) and z̃_0 (E, S, M)."""
+    model: LatentModel, x: Tensor, s: Tensor | None, partial: bool
+) -> tuple[tuple[Tensor, ...], UnitCoefficients, tuple[Tensor, Tensor, Tensor], Tensor]:
+    """What both kernels take: the unit form's parameters (A, V, Uᵀ, θ, h, C, B, β), its coefficients
+    (float64), the series (inputs, targets, forcing signals; (E, S, T, ·)) and z̃_0 (E, S, M)."""
     if x.requires_grad or (s is not None and s.requires_grad):
         raise ValueError("the fused kernel treats data as constants; use kernel='autograd' for gradients with respect to x or s")
     (A, V, UT, theta, h), unit = _UNIT_FORMS[model.kind](model)
@@ -315,7 +343,5 @@ def _kernel_inputs(
     B, beta = _observation(model)
     targets = x[:, :, 1:]
     signals = model.forcing_signal(targets, partial)
-    dtype = _kernel_dtype(A)
-    unit = tuple(c.astype(dtype) for c in unit)
     z0 = model.initial_state(x[:, :, 0])
-    return (A, V, UT, theta, h, C, B, beta), unit, (inputs, targets, signals), _alpha_table(alphas, E, dtype), z0
+    return (A, V, UT, theta, h, C, B, beta), unit, (inputs, targets, signals), z0

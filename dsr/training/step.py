@@ -1,10 +1,12 @@
 """One training step: a batch's loss, backward pass, per-member gradient clipping and RAdam update.
 
 The trainer and the speed benchmark both build their steps here (``make_step``), so the step they
-time is the step that trains. On the ``graph`` path the same step is recorded as a CUDA graph
-(:class:`dsr.training.graphed.GraphedStep`); its optimizer then holds its learning rate as a device
-tensor and updates "capturably" (no host synchronisation), which ``make_optimizer``,
-``set_learning_rate`` and ``optimizer_state_for`` take care of.
+time is the step that trains. On a GPU the step is recorded once as a CUDA graph and replayed per batch
+(:class:`dsr.training.graphed.GraphedStep`; ``replays_graph``): on the ``graph`` path, whose autograd
+operations would otherwise be launched one by one, and on the ``fused`` path, whose two kernels then
+cost no host time either. Its optimizer then holds its learning rate as a device tensor and updates
+"capturably" (no host synchronisation), which ``make_optimizer``, ``set_learning_rate`` and
+``optimizer_state_for`` take care of.
 """
 
 from __future__ import annotations
@@ -13,13 +15,19 @@ import torch
 from torch import Tensor
 
 from dsr.models import LatentModel
-from dsr.training.graphed import GraphedStep, StepFunction
+from dsr.training.graphed import GraphedStep, StepFunction, graph_unsupported
 from dsr.training.loss import l2_penalty, member_losses
 
 
+def replays_graph(model: LatentModel, kernel: str) -> bool:
+    """Whether the step on ``kernel``'s path is recorded as a CUDA graph: always on the graph path, and
+    on the fused path where a graph can hold it (a GPU; not the affine observation's pseudo-inverse)."""
+    return kernel == "graph" or (kernel == "fused" and graph_unsupported(model) is None)
+
+
 def make_optimizer(model: LatentModel, lr: float, kernel: str) -> torch.optim.RAdam:
-    """RAdam over the model's parameters; replayable (capturable, tensor learning rate) on the graph path."""
-    if kernel != "graph":
+    """RAdam over the model's parameters; replayable (capturable, tensor learning rate) where the step is."""
+    if not replays_graph(model, kernel):
         return torch.optim.RAdam(model.parameters(), lr=lr)
     ref = next(model.parameters())
     return torch.optim.RAdam(model.parameters(), lr=torch.tensor(lr, dtype=ref.dtype, device=ref.device), capturable=True)
@@ -34,14 +42,14 @@ def set_learning_rate(optimizer: torch.optim.Optimizer, value: float) -> None:
             group["lr"] = value
 
 
-def optimizer_state_for(state: dict, kernel: str, like: Tensor) -> dict:
-    """A saved optimizer ``state`` dict made loadable on ``kernel``'s path (a shallow copy).
+def optimizer_state_for(state: dict, model: LatentModel, kernel: str) -> dict:
+    """A saved optimizer ``state`` dict made loadable for ``model`` on ``kernel``'s path (a shallow copy).
 
     ``load_state_dict`` takes the saved groups' settings, so a state saved on one path would carry
     that path's ``capturable`` flag and kind of learning rate to another (a GPU run resumed on a CPU,
-    say). Set both for this path; ``like`` gives the graph path's tensor rate its dtype and device.
+    say). Set both for this path; a replayed step's tensor rate takes the parameters' dtype and device.
     """
-    graph = kernel == "graph"
+    graph, like = replays_graph(model, kernel), next(model.parameters())
     groups = []
     for group in state["param_groups"]:
         lr = float(group["lr"])
@@ -72,8 +80,8 @@ def make_step(
     """The step ``(x, s, alphas) -> (loss (E,), grad norm (E,))`` on ``kernel``'s path.
 
     Loss: :func:`dsr.training.loss.member_losses` (+ ``l2`` times the L2 penalty); each member's
-    gradient is scaled to norm ``grad_clip`` where it exceeds it. Both outputs are detached; on the
-    graph path they are the graph's outputs, overwritten by the next step.
+    gradient is scaled to norm ``grad_clip`` where it exceeds it. Both outputs are detached; where the
+    step is replayed they are the graph's outputs, overwritten by the next step.
     """
     loss_kernel = "fused" if kernel == "fused" else "autograd"
 
@@ -90,4 +98,4 @@ def make_step(
         optimizer.step()
         return loss.detach(), grad_norm.detach()
 
-    return GraphedStep(step, model, optimizer) if kernel == "graph" else step
+    return GraphedStep(step, model, optimizer) if replays_graph(model, kernel) else step

@@ -154,7 +154,7 @@ class Trainer:
         with torch.no_grad():
             for mine, saved in zip(self.model.parameters(), restored.parameters(), strict=True):
                 mine.copy_(saved)
-        self.optimizer.load_state_dict(optimizer_state_for(copy.deepcopy(snap.optimizer), self.kernel, next(self.model.parameters())))
+        self.optimizer.load_state_dict(optimizer_state_for(copy.deepcopy(snap.optimizer), self.model, self.kernel))
         if isinstance(self.step, GraphedStep):
             self.step.invalidate()  # the loaded state tensors are new ones, which the graph does not read
         self.sampler.load_state(snap.sampler)

@@ -46,10 +46,10 @@ PATCH=""
 if grep -q "recorded=True:" "$OUT/recorded.log"; then
   PATCH="import dsr.training.step as s; s.replays_graph = lambda m, k: k == 'graph'; print('fused step NOT recorded');"
 fi
-timeout 200 python3 -c "$PATCH import runpy, sys; sys.argv = ['train_speed.py', '--gpu-only', '--rounds', '2']; runpy.run_path('$REPO/benchmarks/train_speed.py', run_name='__main__')" 2>&1 | tee "$OUT/train_speed.log"
+timeout 200 python3 -c "${PATCH}import runpy, sys; sys.argv = ['train_speed.py', '--gpu-only', '--rounds', '2']; runpy.run_path('$REPO/benchmarks/train_speed.py', run_name='__main__')" 2>&1 | tee "$OUT/train_speed.log"
 timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_graph_gpu.py 2>&1 | tee "$OUT/tests.log" | tail -25
 SECONDS=0
-timeout 40 python3 -m dsr fit "$REPO/data/lorenz63.zarr" --device cuda --epochs 20 --out /tmp/runs --name gpu \
+timeout 60 python3 -m dsr fit "$REPO/data/lorenz63.zarr" --device cuda --epochs 6 --out /tmp/runs --name gpu \
   --overwrite 2>&1 | tee "$OUT/fit.log" | tail -4
-echo "dsr fit --device cuda --epochs 20: ${SECONDS} s" | tee -a "$OUT/fit.log"
+echo "dsr fit --device cuda --epochs 6: ${SECONDS} s" | tee -a "$OUT/fit.log"
 python3 -m dsr info /tmp/runs/gpu.zarr 2>&1 | tail -20 | tee -a "$OUT/fit.log"

@@ -106,7 +106,8 @@ def fused_unsupported(model: LatentModel) -> str | None:
         from dsr.training.fused_cuda import cuda_unavailable
         from dsr.training.kernel_plrnn_cuda import unsupported
 
-        return cuda_unavailable() or unsupported(model.latent, model.n_obs)
+        hidden = _UNIT_FORMS[model.kind](model)[0][3].shape[1]
+        return cuda_unavailable() or unsupported(model.latent, model.n_obs, hidden)
     if device.type != "cpu":
         return f"the fused kernels run on the CPU and on CUDA GPUs, and the model is on {device}"
     return None

@@ -26,7 +26,8 @@ Absent parts are flagged by sizes, not by empty arrays (a zero-size array has no
 pass): ``dense`` = 0 for the repeat map (Uᵀ unused, γ not written), ``readout`` = 0 for the identity
 observation (B, β unused), ``n_inputs`` = K = 0 without inputs (s, C unused), ``theta_grad`` = 0 where
 θ is a constant (ψ not written); unused arrays are one-element stand-ins of the right rank. The arrays
-share one dtype (float32 or float64); the threads compute in float64. Limits: M, N ≤ ``MAX_LATENT``.
+share one dtype (float32 or float64); the threads compute in float64. Limits: M, N ≤ ``MAX_LATENT``,
+H ≤ ``MAX_HIDDEN`` (:func:`unsupported`).
 
 Checks without a GPU (``tests/test_kernels.py``): Numba's CUDA simulator runs the kernels as Python
 against autograd, untyped; ``cuda.compile_ptx`` with NVVM from pip's ``nvidia-cuda-nvcc-cu12`` (in the
@@ -40,12 +41,16 @@ from numba import cuda, float64
 THREADS = 128
 """Threads (windows) per block."""
 MAX_LATENT = 128
+MAX_HIDDEN = 512
 
 
-def unsupported(n_latent: int, n_obs: int) -> str | None:
-    """Why these kernels cannot take a model of M latent units and N observations (one line), or None."""
-    if max(n_latent, n_obs) > MAX_LATENT:
-        return f"the CUDA kernels hold at most {MAX_LATENT} latent units and observations (M = {n_latent}, N = {n_obs})"
+def unsupported(n_latent: int, n_obs: int, hidden: int) -> str | None:
+    """Why these kernels cannot take a model of M latent units, N observations and H hidden units (one line), or None."""
+    if max(n_latent, n_obs) > MAX_LATENT or hidden > MAX_HIDDEN:
+        return (
+            f"the CUDA kernels hold at most {MAX_LATENT} latent units and observations and {MAX_HIDDEN} hidden units "
+            f"(M = {n_latent}, N = {n_obs}, H = {hidden})"
+        )
     return None
 
 
@@ -98,23 +103,24 @@ def forward(z0, A, V, UT, theta, h, C, B, beta, lin, ramp, clip, s, x, zhat, alp
     repeat = hidden // n_latent
     zt = cuda.local.array(MAX_LATENT, float64)  # z̃_{t−1}
     z = cuda.local.array(MAX_LATENT, float64)  # z_t
+    phi = cuda.local.array(MAX_HIDDEN, float64)  # φ(U z̃_{t−1})
     for m in range(n_latent):
         states[e, m, 0, w] = z0[e, m, w]
         zt[m] = z0[e, m, w]
     total = float64(0.0)
     for t in range(1, n_steps + 1):
+        # Each sum is accumulated in a register and each thread-local array entry written once: a sum
+        # accumulated in a thread-local array would wait for memory at every term.
+        for j in range(hidden):
+            u = _preactivation(UT, dense, zt, e, j, n_latent, repeat)
+            phi[j] = _unit(u, theta[e, j], lin[j], ramp[j], clip[j])[0]
         for m in range(n_latent):
             acc = h[e, m] + A[e, m] * zt[m]
             for k in range(n_inputs):
                 acc += C[e, m, k] * s[e, k, t - 1, w]
-            z[m] = acc
-        for j in range(hidden):
-            u = _preactivation(UT, dense, zt, e, j, n_latent, repeat)
-            phi, _, _ = _unit(u, theta[e, j], lin[j], ramp[j], clip[j])
-            for m in range(n_latent):
-                z[m] += V[e, m, j] * phi
-        for m in range(n_latent):
-            states[e, m, t, w] = z[m]
+            for j in range(hidden):
+                acc += V[e, m, j] * phi[j]
+            states[e, m, t, w] = acc
             z[m] = states[e, m, t, w]  # rounded to the model's dtype, as the adjoint pass reads it
         for n in range(n_obs):
             r = _residual(B, beta, x, z, e, n, t, w, readout)
@@ -142,6 +148,7 @@ def backward(scale, states, A, V, UT, theta, B, beta, lin, ramp, clip, x, zhat, 
     zt = cuda.local.array(MAX_LATENT, float64)  # z̃_{t−1}
     z = cuda.local.array(MAX_LATENT, float64)  # z_t
     kr = cuda.local.array(MAX_LATENT, float64)
+    gamma = cuda.local.array(MAX_HIDDEN, float64)
     for m in range(n_latent):
         lam[m] = 0.0  # λ_T = 0
     for t in range(n_steps, 0, -1):
@@ -167,22 +174,26 @@ def backward(scale, states, A, V, UT, theta, B, beta, lin, ramp, clip, x, zhat, 
                 value = (1.0 - a) * value + a * zhat[e, m, t - 2, w]
             zt[m] = value
             zt_seq[e, m, t - 1, w] = value
-            lam[m] = A[e, m] * d  # λ_{t−1} = A ⊙ δ_t + Uᵀ γ_t, the second term added below
         for j in range(hidden):
             u = _preactivation(UT, dense, zt, e, j, n_latent, repeat)
             phi, slope, shifted = _unit(u, theta[e, j], lin[j], ramp[j], clip[j])
             omega = float64(0.0)  # ω_j = (Vᵀ δ_t)_j
             for m in range(n_latent):
                 omega += V[e, m, j] * delta[m]
-            gamma = slope * omega
+            gamma[j] = slope * omega
             phi_seq[e, j, t - 1, w] = phi
             if theta_grad:
                 psi_seq[e, j, t - 1, w] = omega if shifted else 0.0
             if dense:
-                gamma_seq[e, j, t - 1, w] = gamma
-                for m in range(n_latent):
-                    lam[m] += UT[e, m, j] * gamma
+                gamma_seq[e, j, t - 1, w] = gamma[j]
+        for m in range(n_latent):  # λ_{t−1} = A ⊙ δ_t + Uᵀ γ_t
+            acc = A[e, m] * delta[m]
+            if dense:
+                for j in range(hidden):
+                    acc += UT[e, m, j] * gamma[j]
             else:
-                lam[j // repeat] += gamma
+                for j in range(m * repeat, (m + 1) * repeat):
+                    acc += gamma[j]
+            lam[m] = acc
     for m in range(n_latent):
         gz0[e, m, w] = lam[m]

@@ -138,7 +138,7 @@ def compile_cuda_kernels_to_ptx() -> None:
     # Device functions ask the current device for its compute capability; there is none here.
     numba.cuda.dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=(9, 0))
 
-    def compile_instead(kernel, threads, *args) -> None:  # noqa: ANN001
+    def compile_instead(kernel, blocks, shared, *args) -> None:  # noqa: ANN001
         argtypes = [numba.typeof(a.detach().numpy()) if isinstance(a, torch.Tensor) else numba.typeof(a) for a in args]
         cuda.compile_ptx(kernel.py_func, numba.types.void(*argtypes), cc=(9, 0))
 

@@ -107,7 +107,7 @@ def fused_unsupported(model: LatentModel) -> str | None:
         from dsr.training.kernel_plrnn_cuda import unsupported
 
         hidden = _UNIT_FORMS[model.kind](model)[0][3].shape[1]
-        return cuda_unavailable() or unsupported(model.latent, model.n_obs, hidden)
+        return cuda_unavailable() or unsupported(model.latent, hidden)
     if device.type != "cpu":
         return f"the fused kernels run on the CPU and on CUDA GPUs, and the model is on {device}"
     return None

@@ -19,7 +19,6 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-
 @functools.cache
 def cuda_unavailable() -> str | None:
     """Why the CUDA kernels cannot run here (one line), or None when they can.
@@ -53,21 +52,21 @@ def _view(t: Tensor) -> Any:
     return t.numpy()
 
 
-def _launch(kernel: Any, threads: int, *args: Any) -> None:
-    """``kernel`` on one GPU thread per window (``threads`` of them), on torch's current stream."""
+def _launch(kernel: Any, blocks: int, shared: int, *args: Any) -> None:
+    """``kernel`` on ``blocks`` blocks of one warp with ``shared`` bytes of shared memory, on torch's current stream."""
     from numba import cuda
 
-    from dsr.training.kernel_plrnn_cuda import THREADS
+    from dsr.training.kernel_plrnn_cuda import LANES
 
     views = [_view(a) if isinstance(a, Tensor) else a for a in args]
     on_gpu = any(isinstance(a, Tensor) and a.device.type == "cuda" for a in args)
     stream = cuda.external_stream(torch.cuda.current_stream().cuda_stream) if on_gpu else 0
-    kernel[-(-threads // THREADS), THREADS, stream](*views)
+    kernel[blocks, LANES, stream, shared](*views)
 
 
-def _windows_last(a: Tensor) -> Tensor:
-    """(E, S, T, D) → (E, D, T, S), contiguous: the kernels' layout (see their module doc)."""
-    return a.permute(0, 3, 2, 1).contiguous()
+def _windows_first(a: Tensor) -> Tensor:
+    """(E, S, T, D) → (E·S, T, D), contiguous."""
+    return a.reshape(a.shape[0] * a.shape[1], *a.shape[2:]).contiguous()
 
 
 def _standing_in(p: Tensor) -> Tensor:
@@ -76,8 +75,7 @@ def _standing_in(p: Tensor) -> Tensor:
 
 
 class CudaLoss(torch.autograd.Function):
-    """ℓ_e = Σ_{w,t} ‖x̂_t − x_t‖² / (S T N) by the CUDA kernels; the parameter gradients as batched
-    matrix products over the sequences of the adjoint kernel (see its module doc).
+    """ℓ_e = Σ_{w,t} ‖x̂_t − x_t‖² / (S T N) by the CUDA kernels.
 
     Inputs: ``data`` = (s, x, ẑ) as (E, S, T, ·) and α (T, E); ``unit`` = (lin, ramp, clip) tensors; z̃_0
     (E, S, M); then the unit form A, V, Uᵀ, θ, h, C, B, β of :mod:`dsr.training.fused` (Uᵀ, C, B, β
@@ -91,61 +89,50 @@ class CudaLoss(torch.autograd.Function):
         inputs, targets, signals, alpha = data
         A, V, UT, theta, h, C, B, beta = (p.detach().contiguous() for p in params)
         n_members, n_windows, n_latent = z0.shape
-        n_steps, n_obs = targets.shape[2], targets.shape[3]
+        n_steps, n_obs, blocks = targets.shape[2], targets.shape[3], n_members * n_windows
         flags = (int(UT.shape[2] > 0), int(B.shape[1] > 0), inputs.shape[3])
         UT, B, beta, C = (_standing_in(p) for p in (UT, B, beta, C))
-        s = _windows_last(inputs) if flags[2] else A.new_zeros(1, 1, 1, 1)
-        x, zhat = _windows_last(targets), _windows_last(signals)
-        start = z0.detach().transpose(1, 2).contiguous()
-        states = A.new_empty(n_members, n_latent, n_steps + 1, n_windows)
-        squares = torch.empty(n_members, n_windows, dtype=torch.float64, device=A.device)
-        _launch(k.forward, n_members * n_windows, start, A, V, UT, theta, h, C, B, beta, *unit, s, x, zhat, alpha, *flags, states, squares)
+        s = _windows_first(inputs) if flags[2] else A.new_zeros(1, 1, 1)
+        x, zhat = _windows_first(targets), _windows_first(signals)
+        start = z0.detach().reshape(blocks, n_latent).contiguous()
+        states = A.new_empty(blocks, n_steps + 1, n_latent)
+        squares = torch.zeros(blocks, dtype=torch.float64, device=A.device)
+        arrays = (A, V, UT, theta, h, C, B, beta, *unit, s, x, zhat, alpha)
+        shared = k.shared_bytes(n_latent, n_obs)
+        _launch(k.forward, blocks, shared, start, *arrays, n_windows, *flags, states, squares)
         count = n_windows * n_steps * n_obs
-        ctx.kernel_inputs = (states, (A, V, UT, theta, B, beta, *unit, x, zhat, alpha), s, flags, count)
+        ctx.kernel_inputs = (states, arrays, flags, count, n_windows, shared)
         ctx.dtypes = [z0.dtype] + [p.dtype for p in params]
         ctx.shapes = [z0.shape] + [p.shape for p in params]
-        return (squares.sum(dim=1) / count).to(z0.dtype)
+        return (squares.view(n_members, n_windows).sum(dim=1) / count).to(z0.dtype)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: Tensor) -> tuple:
         from dsr.training import kernel_plrnn_cuda as k
 
-        states, arrays, s, (dense, readout, n_inputs), count = ctx.kernel_inputs
-        A, V, UT, theta, B, beta, lin, ramp, clip, x, zhat, alpha = arrays
-        n_members, n_latent, steps_and_start, n_windows = states.shape
-        n_steps, hidden, n_obs = steps_and_start - 1, theta.shape[1], x.shape[1]
-        needed = ctx.needs_input_grad[2:]  # z̃_0, A, V, Uᵀ, θ, h, C, B, β
-        theta_grad = int(needed[4])
-
-        def sequence(size: int, written: bool = True) -> Tensor:
-            return A.new_empty(n_members, size, n_steps, n_windows) if written else A.new_zeros(1, 1, 1, 1)
-
-        kr, delta, zt, phi = sequence(n_obs), sequence(n_latent), sequence(n_latent), sequence(hidden)
-        gamma, psi = sequence(hidden, bool(dense)), sequence(hidden, bool(theta_grad))
-        gz0 = A.new_empty(n_members, n_latent, n_windows)
+        states, arrays, flags, count, n_windows, shared = ctx.kernel_inputs
+        A, V, UT, theta, h, C, B, beta, lin, ramp, clip, s, x, zhat, alpha = arrays
+        dense, readout, n_inputs = flags
+        blocks, n_latent, n_members, n_obs = states.shape[0], states.shape[2], A.shape[0], x.shape[2]
         scale = (2.0 * grad / count).to(A.dtype).contiguous()
+        per_window = [A.new_zeros(blocks, *shape) for shape in (
+            (n_latent,), (n_latent,), (n_latent,), (n_latent, max(n_inputs, 1)),
+            (max(n_obs * readout, 1), n_latent), (max(n_obs * readout, 1),),
+        )]
+        wide = [torch.zeros(p.shape, dtype=torch.float64, device=A.device) for p in (V, UT, theta)]
         _launch(
-            k.backward, n_members * n_windows, scale, states, A, V, UT, theta, B, beta, lin, ramp, clip, x, zhat, alpha,
-            dense, readout, theta_grad, kr, delta, zt, phi, gamma, psi, gz0,
+            k.backward, blocks, shared, scale, states, A, V, UT, theta, B, beta, lin, ramp, clip, s, x, zhat, alpha,
+            n_windows, dense, readout, n_inputs, *per_window, *wide,
         )
-
-        def flat(a: Tensor) -> Tensor:
-            """(E, D, T, S) → (E, D, T·S): a sum over steps and windows is then one matrix product."""
-            return a.reshape(a.shape[0], a.shape[1], -1)
-
-        delta, zt, kr = flat(delta), flat(zt), flat(kr)
+        gz0, gA, gh, gC, gB, gbeta = (g.reshape(n_members, n_windows, *g.shape[1:]) for g in per_window)
+        gV, gUT, gtheta = wide
+        rows = n_obs * readout
         grads = [
-            gz0.transpose(1, 2),
-            (delta * zt).sum(dim=2),
-            delta @ flat(phi).mT,
-            zt @ flat(gamma).mT if dense else None,
-            flat(psi).sum(dim=2) * ramp if theta_grad else None,
-            delta.sum(dim=2),
-            delta @ flat(s).mT if n_inputs else None,
-            kr @ flat(states[:, :, 1:]).mT if readout else None,
-            kr.sum(dim=2) if readout else None,
+            gz0, gA.sum(dim=1), gV, gUT if dense else None, gtheta, gh.sum(dim=1),
+            gC.sum(dim=1)[:, :, :n_inputs], gB.sum(dim=1)[:, :rows], gbeta.sum(dim=1)[:, :rows],
         ]
+        needed = ctx.needs_input_grad[2:]
         return None, None, *(
             (torch.zeros(shape, dtype=dtype, device=A.device) if g is None else g.reshape(shape).to(dtype)) if need else None
             for g, dtype, shape, need in zip(grads, ctx.dtypes, ctx.shapes, needed, strict=True)

@@ -31,16 +31,14 @@ from dsr.training.paths import resolve_kernel
 from dsr.training.trainer import ProgressCallback, Trainer
 
 
-GPU_MIN_ENSEMBLE = 64
+GPU_MIN_ENSEMBLE = 32
 """``--device auto`` trains ensembles of at least this many members on a GPU, smaller ones on the CPU.
 
 These models are too small to fill a GPU: a training iteration of one clipped shPLRNN (M=3, L=50)
-took 0.6–0.7 ms with the fused kernel on 2 CPU cores and 5.6 ms with the CUDA kernels on an H100; E = 16
-gave 6 000 model-iterations per second on the 2 cores and 3 200 on the H100, E = 4 096 68 000 on the
-H100 (CUDA graph; benchmarks/train_speed.py, README, Performance). The kernels' time per iteration
-should stay near 5 ms up to E ≈ 260 (see ``dsr.training.paths.GRAPH_MIN_ENSEMBLE``), so the H100
-overtakes 2 cores near E ≈ 32; 64 leaves a margin. CPUs with many cores move the crossover up; pass
-``--device cpu`` there.
+took 0.71 ms with the fused kernel on 2 CPU cores and 1.8 ms with the recorded CUDA kernels on an H100;
+E = 16 gave 6 200 model-iterations per second on the 2 cores and 8 300 on the H100, E = 256 34 000 on
+the H100 (benchmarks/train_speed.py, README, Performance). So the H100 overtakes 2 cores just below
+E = 16; 32 leaves a margin for CPUs with more cores (pass ``--device`` to choose).
 """
 
 

@@ -24,12 +24,13 @@ KERNELS = ("auto", "fused", "graph", "autograd")
 GRAPH_MIN_ENSEMBLE = 512
 """From this ensemble size on, ``auto`` prefers the CUDA graph to the CUDA kernels on a GPU.
 
-Measured on an H100 (``benchmarks/train_speed.py``, float32, S = 16, T̃ = 200; clipped shPLRNN M=3 L=50 /
-AL-RNN M=20 P=2), ms per iteration, kernels against graph: E = 1: 5.6 / 5.3 against 11.3 / 11.2;
-E = 16: 5.0 / 6.1 against 14.3 / 13.1; E = 4 096: 108 / 229 against 61 / 37. The kernels run one
-block per window, and the card holds about 4 200 such blocks at once (132 SMs × 32), so their time
-should stay near its E = 16 value up to E ≈ 260 and then grow in proportion to E (an estimate between
-the measured sizes), which puts the crossover near E ≈ 400 (AL-RNN) to 1 000 (clipped shPLRNN).
+Measured on an H100 (``benchmarks/train_speed.py``, float32, S = 16, T̃ = 200; clipped shPLRNN M=3 L=50
+/ AL-RNN M=20 P=2), ms per iteration, kernels (their step recorded as a graph) against the graph of
+autograd's operations: E = 1: 1.8 / 3.1 against 11.7 / 11.1; E = 16: 1.9 / 3.2 against 14.5 / 13.1;
+E = 256: 7.5 / 15.6 against 16.6 / 15.8; E = 4 096: 104 / 227 against 61 / 37. The kernels run one
+warp per window, and the card holds about 4 200 of them at once (132 SMs × 32 blocks), so from about
+E = 260 on their time grows in proportion to E; the crossover lies near E = 256 for the AL-RNN and
+near 1 000 for the clipped shPLRNN (interpolated).
 """
 
 

@@ -5,8 +5,9 @@ window (model step, read-out and forcing at each of T̃ steps, then the backward
 step of a small DSR model costs launch overhead rather than arithmetic. ``GraphedStep`` records the
 trainer's eager step (loss, backward pass, clipping, RAdam update; :func:`dsr.training.step.make_step`)
 with ``torch.cuda.graph`` and replays it with one launch per batch (PyTorch's "whole-network capture"
-recipe, https://pytorch.org/docs/stable/notes/cuda.html#cuda-graphs). The kernels are those of the
-autograd path, so results equal it up to floating-point reassociation. On an H100 one clipped
+recipe, https://pytorch.org/docs/stable/notes/cuda.html#cuda-graphs). On the graph path the step's
+kernels are those of the autograd path, so results equal it up to floating-point reassociation; the
+fused path records its step the same way, around the CUDA kernels (:func:`dsr.training.step.replays_graph`). On an H100 one clipped
 shPLRNN (M=3, L=50, S=16, T̃=200) took 11.3 ms per iteration against 184–231 ms eagerly, and
 E = 4 096 members 61 ms (``benchmarks/train_speed.py``): the replay still runs one kernel per operation.
 

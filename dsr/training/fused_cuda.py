@@ -1,10 +1,11 @@
 """The fused training loss on a GPU: the CUDA kernels of :mod:`dsr.training.kernel_plrnn_cuda` as one autograd node.
 
 :func:`dsr.training.fused.fused_member_losses` prepares the kind's unit form, the data and z̃_0 the same
-way for both devices and calls :func:`dsr.training.fused.cuda_member_losses`, hence ``CudaLoss``, for a model on a GPU. The kernels read the tensors in
-place (Numba's view of torch's memory, ``cuda.as_cuda_array``) and run on torch's current stream, so
-no copy and no host synchronisation separates them from the torch operations around them, and a CUDA
-graph records them with the rest of the training step (:mod:`dsr.training.step`).
+way for both devices and, for a model on a GPU, calls :func:`dsr.training.fused.cuda_member_losses`,
+hence ``CudaLoss``. The kernels read the tensors in place (Numba's view of torch's memory,
+``cuda.as_cuda_array``) and run on torch's current stream, so no copy and no host synchronisation
+separates them from the torch operations around them, and a CUDA graph records them with the rest of
+the training step (:mod:`dsr.training.step`).
 
 Under Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, used by the tests on machines without a GPU)
 the same code runs the kernels on CPU tensors.
@@ -18,6 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
+
 
 @functools.cache
 def cuda_unavailable() -> str | None:

@@ -7,9 +7,10 @@ trainer's eager step (loss, backward pass, clipping, RAdam update; :func:`dsr.tr
 with ``torch.cuda.graph`` and replays it with one launch per batch (PyTorch's "whole-network capture"
 recipe, https://pytorch.org/docs/stable/notes/cuda.html#cuda-graphs). On the graph path the step's
 kernels are those of the autograd path, so results equal it up to floating-point reassociation; the
-fused path records its step the same way, around the CUDA kernels (:func:`dsr.training.step.replays_graph`). On an H100 one clipped
-shPLRNN (M=3, L=50, S=16, T̃=200) took 11.3 ms per iteration against 184–231 ms eagerly, and
-E = 4 096 members 61 ms (``benchmarks/train_speed.py``): the replay still runs one kernel per operation.
+fused path records its step the same way, around the CUDA kernels (:func:`dsr.training.step.replays_graph`).
+On an H100 one clipped shPLRNN (M=3, L=50, S=16, T̃=200) took 11.3 ms per iteration against 184–231 ms
+eagerly, and E = 4 096 members 61 ms (``benchmarks/train_speed.py``): the replay still runs one kernel
+per operation.
 
 A replay reads from fixed addresses. So before each replay the batch (windows x, inputs s) and each
 member's α are copied into static buffers; the learning rate is a one-element device tensor that the

@@ -76,6 +76,8 @@ CONFIGS: dict[str, dict] = {
     # round 9 (--seeds 8): two ReLUs with more linear units, the lab's recipe otherwise
     "alrnn50-stf16-e2000-lab": ALRNN | LAB_STF | {"latent": 50},
     "alrnn100-stf16-e2000-lab": ALRNN | LAB_STF | {"latent": 100},
+    # rounds that change training beyond FitConfig (τ grown during training, P = 2 by continuation from
+    # P = 10): benchmarks/alrnn_experiments.py
 }
 
 

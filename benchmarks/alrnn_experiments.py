@@ -1,0 +1,144 @@
+"""Two AL-RNN (M=20, P=2) experiments of the fit issue that change training in ways `dsr fit` has no option for.
+
+Both start from ALRNN-DSR's Lorenz-63 recipe (``sweep_defaults.LAB_STF``: STF τ = 16, noise 0.05,
+RAdam 1e-3 → 1e-5 over 2 000 epochs) on the reference pair (`lorenz63_noisy_train.npy` against
+`lorenz63_test.npy`), with ``--seeds`` members in one ensemble, and report the fit issue's protocol on
+the best checkpoints (README, Fitting):
+
+- ``tau-growth``: the forcing interval grows geometrically from 16 to 46, the data's predictability
+  time (Mikhaeil et al. 2022's optimum), over the epochs: τ_e = round(16 · (46/16)^(e / (epochs − 1))).
+  Set per epoch by wrapping ``ForcingSchedule.start_epoch``.
+- ``continuation``: P = 2 reached from P = 10. Train with 10 ReLUs, the first 8 of which turn linear
+  along φ_s(u) = s u + (1 − s)[u]_+ as s rises linearly from 0 at epoch ``ANNEAL[0]`` to 1 at
+  ``ANNEAL[1]``; s enters through the fused kernel's unit coefficients (lin, ramp; the unit form of
+  ``dsr.training.fused``), set after each epoch from the progress callback. At s = 1 the model is an
+  AL-RNN with P = 2, so at epoch ``SWITCH`` the run is interrupted (its checkpoint keeps parameters,
+  RAdam state and windows), its stored parameters are relabelled ``relus = 2`` (the same numbers), its
+  best checkpoint is reset (evaluations before the switch saw the 10-ReLU model) and it resumes to the
+  end of the same schedule.
+
+Usage: python benchmarks/alrnn_experiments.py [tau-growth] [continuation] [--seeds 16] [--out DIR]
+       [--reference DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import dsr
+from dsr import runstore
+from dsr.data import to_dataset
+from dsr.training import fused
+from dsr.training.config import FitConfig
+from dsr.training.forcing import ForcingSchedule
+from dsr.zarrstore import write_dataset
+from sweep_defaults import ALRNN, LAB_STF
+
+TAU_RANGE = (16, 46)
+RELUS_FROM = 10
+ANNEAL = (200, 900)
+SWITCH = 1000
+
+
+def _recipe(seeds: int, **changes: object) -> FitConfig:
+    return FitConfig(**(ALRNN | LAB_STF | {"ensemble": seeds, "eval_every": 10, "device": "cpu"} | changes))
+
+
+def tau_growth(train: str, test: str, out: Path, seeds: int) -> Path:
+    config = _recipe(seeds)
+    start_epoch = ForcingSchedule.start_epoch
+    low, high = TAU_RANGE
+
+    def growing(self: ForcingSchedule, epoch: int) -> None:
+        start_epoch(self, epoch)
+        self.tau = round(low * (high / low) ** (epoch / (config.epochs - 1)))
+
+    ForcingSchedule.start_epoch = growing
+    try:
+        return dsr.fit(train, config, test=test, out=out, name="tau-growth", overwrite=True)
+    finally:
+        ForcingSchedule.start_epoch = start_epoch
+
+
+def continuation(train: str, test: str, out: Path, seeds: int) -> Path:
+    relus = ALRNN["relus"]
+    linearised = slice(ALRNN["latent"] - RELUS_FROM, ALRNN["latent"] - relus)
+    slope = {"s": 0.0}
+    unit_form = fused._UNIT_FORMS["alrnn"]
+
+    def annealed(model):  # noqa: ANN001, ANN202 - the signature of fused._UNIT_FORMS' entries
+        params, (lin, ramp, clip) = unit_form(model)
+        if model.config.relus == RELUS_FROM:
+            lin, ramp = lin.copy(), ramp.copy()
+            lin[linearised], ramp[linearised] = slope["s"], 1.0 - slope["s"]
+        return params, (lin, ramp, clip)
+
+    def after_epoch(record: dict) -> None:
+        slope["s"] = float(np.clip((record["epoch"] - ANNEAL[0]) / (ANNEAL[1] - ANNEAL[0]), 0.0, 1.0))
+        if record["epoch"] == SWITCH:
+            raise KeyboardInterrupt  # the trainer saves its checkpoint and marks the run interrupted
+
+    fused._UNIT_FORMS["alrnn"] = annealed
+    try:
+        try:
+            path = dsr.fit(train, _recipe(seeds, relus=RELUS_FROM), test=test, out=out, name="continuation", overwrite=True, progress=after_epoch)
+        except KeyboardInterrupt:
+            path = out / "continuation.zarr"
+        params = runstore.read_group(path, "params/last").assign_attrs(relus=relus)
+        runstore.write_group(path, "params/last", params)
+        runstore.write_group(path, "params/best", params.assign_attrs(epoch=[-1] * seeds))
+        state = runstore.read_group(path, "state/last")
+        runstore.write_group(path, "state/last", state.assign_attrs(best_score=[np.inf] * seeds, best_epoch=[-1] * seeds))
+        runstore.update_attrs(path, config=runstore.read_attrs(path)["config"] | {"relus": relus})
+        return dsr.resume(path)
+    finally:
+        fused._UNIT_FORMS["alrnn"] = unit_form
+
+
+EXPERIMENTS = {"tau-growth": tau_growth, "continuation": continuation}
+
+
+def _report(name: str, path: Path, seconds: float) -> None:
+    metrics = runstore.read_group(path, "metrics").sel(checkpoint="best")
+    d_stsp, d_h = metrics["d_stsp"].values, metrics["d_h"].values
+    loss = runstore.read_group(path, "history")["loss"].values
+    q1, median, q3 = np.percentile(d_stsp, [25, 50, 75])
+    print(f"{name:13s} {seconds / 60:5.1f} min  D_stsp median {median:.2f} [{q1:.2f}, {q3:.2f}] best {d_stsp.min():.2f}"
+          f"  D_H median {np.median(d_h):.2f} best {d_h.min():.2f}")
+    marks = sorted({0, ANNEAL[0] - 1, ANNEAL[1] - 1, SWITCH - 1, len(loss) - 1})
+    print(" " * 14 + "training loss (median over members) after epoch " + ", ".join(
+        f"{e + 1}: {np.median(loss[e]):.4f}" for e in marks))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    default_reference = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "reference"
+    parser.add_argument("experiments", nargs="*", metavar="EXPERIMENT", help=f"any of {', '.join(EXPERIMENTS)} (default: both)")
+    parser.add_argument("--reference", type=Path, default=Path(os.environ.get("DSR_REFERENCE", default_reference)))
+    parser.add_argument("--seeds", type=int, default=16)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    unknown = set(args.experiments) - EXPERIMENTS.keys()
+    if unknown:
+        parser.error(f"unknown experiment(s) {', '.join(sorted(unknown))}; choose from {', '.join(EXPERIMENTS)}")
+    out = args.out or Path(tempfile.mkdtemp())
+
+    def store(values: np.ndarray, name: str) -> str:
+        return str(write_dataset(to_dataset(values.astype(np.float64), 0.01, dtype=np.float64), out / name, overwrite=True))
+
+    test = store(np.load(args.reference / "lorenz63_test.npy"), "l63_test.zarr")
+    train = store(np.load(args.reference / "lorenz63_noisy_train.npy"), "l63_train.zarr")
+    for name in args.experiments or EXPERIMENTS:
+        start = time.perf_counter()
+        path = EXPERIMENTS[name](train, test, out, args.seeds)
+        _report(name, path, time.perf_counter() - start)
+
+
+if __name__ == "__main__":
+    main()

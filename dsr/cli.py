@@ -178,25 +178,26 @@ def _list_systems(json_: bool) -> None:
 
 @app.command("import")
 def import_command(
-    file: Annotated[Path, typer.Argument(help="A .npy (T×N or trials×T×N) or .csv (header = names) file.")],
+    file: Annotated[Path, typer.Argument(help="A .npy (T×N or trials×T×N) or .csv file (delimiter and header row detected).")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Output data store (.zarr).")],
-    dt: Annotated[float, typer.Option(help="Sampling interval.")] = 1.0,
+    dt: Annotated[Optional[float], typer.Option(help="Sampling interval (default: from the time column, else 1).")] = None,
+    time_column: Annotated[
+        Optional[str], typer.Option(help="CSV column (name or 0-based index) holding the time; default: a column named time or t.")
+    ] = None,
+    header: Annotated[
+        Optional[bool], typer.Option("--header/--no-header", help="Whether the CSV's first row holds the names (default: detected).")
+    ] = None,
     name: Annotated[str, typer.Option(help="Name of the data variable in the store.")] = "x",
     overwrite: OverwriteOption = False,
     json_: JsonOption = False,
 ) -> None:
     """Convert a .npy or .csv array into a data store."""
-    from dsr.data import to_dataset
-    from dsr.importers import read_array_file
-    from dsr.zarrstore import write_dataset
+    from dsr.importers import import_file
 
-    if not dt > 0:
-        raise DsrError(f"--dt {dt} must be positive")
-    values, names = read_array_file(file)
-    ds = to_dataset(values, dt, variables=names, name=name, attrs={"source": f"imported from {file.name}"}, dtype=values.dtype)
-    write_dataset(ds, out, overwrite=overwrite)
-    result = {"path": str(out), "dims": dict(ds.sizes), "dt": dt}
-    _print_json(result) if json_ else typer.echo(f"wrote {out}: dims {dict(ds.sizes)}, dt {dt}")
+    result = import_file(file, out, dt=dt, header=header, time_column=time_column, name=name, overwrite=overwrite)
+    for note in result["notes"]:
+        typer.echo(f"note: {note}", err=True)
+    _print_json(result) if json_ else typer.echo(f"wrote {out}: dims {result['dims']}, dt {result['dt']:g}, variables {', '.join(result['variables'])}")
 
 
 @app.command("fit")

@@ -139,11 +139,16 @@ def sampling_interval(ds: xr.Dataset, da: xr.DataArray) -> float:
                 raise DsrError(f"attribute dt={attrs['dt']} must be a positive number; fix the store's dt attr")
             return dt
     if "time" in ds.coords and np.issubdtype(ds["time"].dtype, np.number) and ds.sizes["time"] > 1:
-        steps = np.diff(np.asarray(ds["time"].values, dtype=np.float64))
-        if not np.allclose(steps, steps[0], rtol=1e-6) or steps[0] <= 0:
-            raise DsrError("the time coordinate is not evenly spaced and increasing; resample the series or set attr dt")
-        return float(steps[0])
+        return time_step(ds["time"].values, "the time coordinate", "set attr dt")
     return 1.0
+
+
+def time_step(times: np.ndarray, what: str, alternative: str) -> float:
+    """The constant spacing of increasing ``times``; a DsrError naming ``what`` if it is uneven."""
+    steps = np.diff(np.asarray(times, dtype=np.float64))
+    if not np.allclose(steps, steps[0], rtol=1e-6) or steps[0] <= 0:
+        raise DsrError(f"{what} is not evenly spaced and increasing; resample the series or {alternative}")
+    return float(steps[0])
 
 
 def _labels(da: xr.DataArray, dim: str) -> tuple[str, ...]:
@@ -206,8 +211,12 @@ def to_dataset(
     name: str = "x",
     attrs: dict | None = None,
     dtype: type = np.float32,
+    start: float = 0.0,
 ) -> xr.Dataset:
-    """Build a data store's Dataset from ``values`` of shape (time, variable) or (trial, time, variable)."""
+    """Build a data store's Dataset from ``values`` of shape (time, variable) or (trial, time, variable).
+
+    The ``time`` coordinate runs from ``start`` in steps of ``dt``.
+    """
     values = np.asarray(values)
     if values.ndim not in (2, 3):
         raise DsrError(f"array has shape {values.shape}; expected (time, variable) or (trial, time, variable)")
@@ -218,7 +227,7 @@ def to_dataset(
     if len(variables) != n_var:
         raise DsrError(f"{len(variables)} variable names for {n_var} variables; give one name per column")
     coords = {
-        "time": ("time", np.arange(n_time) * float(dt), {"long_name": "time", "units": "1"}),
+        "time": ("time", float(start) + np.arange(n_time) * float(dt), {"long_name": "time", "units": "1"}),
         # Object strings: zarr 3.1 has no stable v3 spec for fixed-width unicode.
         "variable": ("variable", np.array([str(v) for v in variables], dtype=object)),
     }

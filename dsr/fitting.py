@@ -241,12 +241,13 @@ def trajectory_dataset(model: LatentModel, member: int, test: TimeSeries, min_st
     obs, latent = free_run(model, test.values[0, 0], steps, steps // 4, inputs)
     with torch.no_grad():
         ref = next(model.parameters())
-        pattern = model.pattern(torch.as_tensor(latent[member : member + 1], dtype=ref.dtype, device=ref.device))
+        # Every member's pattern of its own states (the member axis must match the parameters'), then ``member``'s.
+        pattern = model.pattern(torch.as_tensor(latent, dtype=ref.dtype, device=ref.device))[member]
     return xr.Dataset(
         {
             "x": (("time", "variable"), obs[member].astype(np.float32)),
             "z": (("time", "latent"), latent[member].astype(np.float32)),
-            "pattern": (("time", "unit"), pattern[0].cpu().numpy().astype(np.uint8)),
+            "pattern": (("time", "unit"), pattern.cpu().numpy().astype(np.uint8)),
         },
         coords={"variable": np.array(test.variables, dtype=object)},
         attrs={"member": member, "checkpoint": "best", "standardized": True, "transient": steps // 4},

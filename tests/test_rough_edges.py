@@ -1,0 +1,75 @@
+"""Issue 17, "Rough edges a new user meets": one test per item, named after it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dsr.data import TimeSeries
+from dsr.models import make_model
+from dsr.simulate import simulate
+from tests.test_data import assert_one_line_error
+
+
+def _lorenz_series(steps: int = 600) -> TimeSeries:
+    values = simulate("lorenz63", steps, seed=0, standardize=True)["x"].values.astype(np.float64)
+    return TimeSeries(values=values[None], dt=0.01, variables=("x", "y", "z"))
+
+
+# --- item 1: the stored region pattern is the best member's own ------------------------------------------
+
+
+def test_item1_stored_pattern_is_best_members() -> None:
+    from dsr.fitting import trajectory_dataset
+
+    model = make_model("clipped-shplrnn", n_obs=3, latent=3, hidden=8, ensemble=3, seeds=0, dtype=torch.float64)
+    stored = trajectory_dataset(model, 2, _lorenz_series(), min_steps=2000)
+    z = torch.tensor(np.broadcast_to(stored["z"].values, (3, *stored["z"].shape)), dtype=torch.float64)
+    own = model.pattern(z)[2].numpy()
+    # The stored z is float32: a state within rounding of a region boundary may flip one bit.
+    assert np.mean(stored["pattern"].values != own) < 1e-3
+    with pytest.raises(ValueError, match="member"):
+        model.pattern(z[:1])
+
+
+# --- item 2: CSV import reads what the file holds -----------------------------------------------------------
+
+
+def test_item2_csv_import_reads_header_delimiter_time_and_missing(run_cli, tmp_path: Path) -> None:
+    from dsr.data import load
+
+    rows = np.array([[0.5, 1.25, -2.0], [0.75, 1.5, -1.0], [1.0, 1.75, 0.5], [1.25, 2.0, 1.5]])
+    # No header row: the first data row stays data, the columns are named x0, x1, ...
+    (tmp_path / "plain.csv").write_text("\n".join(",".join(map(str, r)) for r in rows) + "\n")
+    result = run_cli("import", tmp_path / "plain.csv", "-o", tmp_path / "plain.zarr")
+    assert result.code == 0, result.err
+    assert "no header row" in result.err
+    ts = load(tmp_path / "plain.zarr")
+    assert ts.variables == ("x0", "x1", "x2")
+    np.testing.assert_array_equal(ts.values[0], rows)
+    # A time column becomes the time coordinate and gives dt; semicolons and a decimal comma are read.
+    text = "t;a;b\n" + "\n".join(f"{0.1 * i:.1f};{r[1]};{r[2]}".replace(".", ",") for i, r in enumerate(rows)) + "\n"
+    (tmp_path / "semi.csv").write_text(text)
+    result = run_cli("import", tmp_path / "semi.csv", "-o", tmp_path / "semi.zarr", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["dt"] == pytest.approx(0.1)
+    ts = load(tmp_path / "semi.zarr")
+    assert ts.variables == ("a", "b") and ts.dt == pytest.approx(0.1)
+    np.testing.assert_array_equal(ts.values[0], rows[:, 1:])
+    # --time-column takes a column by name; --no-header overrides the detection.
+    (tmp_path / "tab.csv").write_text("time\tu\n0\t1\n2\t3\n4\t5\n")
+    result = run_cli("import", tmp_path / "tab.csv", "-o", tmp_path / "tab.zarr", "--time-column", "time", "--json")
+    assert json.loads(result.out)["dt"] == 2.0 and load(tmp_path / "tab.zarr").variables == ("u",)
+    # Missing values are reported with their position; nothing is written.
+    (tmp_path / "gap.csv").write_text("a,b\n1,2\n3,\n5,6\n")
+    assert_one_line_error(run_cli("import", tmp_path / "gap.csv", "-o", tmp_path / "gap.zarr"), "missing", "line 3", "column 'b'")
+    assert_one_line_error(run_cli("import", tmp_path / "tab.csv", "-o", tmp_path / "h.zarr", "--no-header"), "non-numeric", "'time' at line 1")
+    assert not (tmp_path / "gap.zarr").exists()
+    # An .npy without --dt says that dt = 1 was assumed.
+    np.save(tmp_path / "a.npy", rows)
+    result = run_cli("import", tmp_path / "a.npy", "-o", tmp_path / "a.zarr")
+    assert result.code == 0 and "dt = 1" in result.err

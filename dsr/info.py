@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
@@ -34,7 +33,7 @@ def describe_run(path: str | os.PathLike) -> dict:
     from dsr import runstore
 
     attrs = runstore.read_attrs(path)
-    history = runstore.read_group(path, runstore.HISTORY) if (Path(path) / runstore.HISTORY).exists() else None
+    history = runstore.read_group(path, runstore.HISTORY) if runstore.has_group(path, runstore.HISTORY) else None
     return {
         "path": str(path),
         "kind": "run",

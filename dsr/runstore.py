@@ -17,6 +17,14 @@ One Zarr (format 3) store per fit, laid out as::
 Every reader and writer goes through this module. Each group is written whole to a
 temporary sibling directory and renamed into place, and root attributes are replaced by
 an atomic rename of ``zarr.json``, so a crash never leaves a half-written group.
+
+A checkpoint (``params/last``, ``state/last``, ``params/best`` and ``history`` of one epoch)
+is one unit (:func:`write_checkpoint`): its groups are written into a hidden staging folder
+with a ``manifest.json`` naming them, the folder is renamed to ``.checkpoint`` (the commit
+point), and only then are the groups moved into place one by one. Readers take a group from
+a committed ``.checkpoint`` where it is still there, so they see the whole new checkpoint or
+the whole old one; :func:`recover` (run by the next writer) finishes moving a committed
+checkpoint and deletes uncommitted ones and the leftovers of interrupted writes.
 """
 
 from __future__ import annotations
@@ -24,14 +32,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 import xarray as xr
 
 from dsr.errors import DsrError
-from dsr.zarrstore import atomic_directory, open_store, require_store, write_dataset
+from dsr.zarrstore import (
+    atomic_directory, move_into_place, open_store, remove_leftovers, remove_path, require_store, sibling,
+    write_dataset,
+)
 
 SCHEMA_VERSION = 1
 STORE_KIND = "run"
@@ -44,6 +54,9 @@ TRAJECTORY = "trajectory"
 METRICS = "metrics"
 ANALYSIS = "analysis"
 _PARENT_GROUPS = (PARAMS, STATE, ANALYSIS)
+CHECKPOINT = ".checkpoint"
+"""The committed checkpoint whose groups are being moved into place (see the module doc)."""
+MANIFEST = "manifest.json"
 
 
 def _now() -> str:
@@ -55,7 +68,7 @@ def _group_json(attrs: dict) -> dict:
 
 
 def _write_json_atomic(path: Path, content: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp = sibling(path, "tmp")
     tmp.write_text(json.dumps(content, indent=2))
     os.replace(tmp, path)
 
@@ -97,30 +110,88 @@ def update_attrs(path: str | os.PathLike, **attrs) -> None:
     _write_json_atomic(path / "zarr.json", meta)
 
 
-def write_group(path: str | os.PathLike, group: str, ds: xr.Dataset) -> None:
-    """Write ``ds`` as group ``group`` (e.g. ``"params/best"``), replacing it atomically."""
-    path = Path(path)
+def _ensure_parent(path: Path, group: str) -> None:
     parent = group.rpartition("/")[0]
     if parent and not (path / parent / "zarr.json").exists():
         (path / parent).mkdir(parents=True, exist_ok=True)
         _write_json_atomic(path / parent / "zarr.json", _group_json({}))
+
+
+def write_group(path: str | os.PathLike, group: str, ds: xr.Dataset) -> None:
+    """Write ``ds`` as group ``group`` (e.g. ``"params/best"``), replacing it atomically."""
+    path = Path(path)
+    _ensure_parent(path, group)
     write_dataset(ds, path / group, overwrite=True)
+
+
+def write_checkpoint(path: str | os.PathLike, groups: dict[str, xr.Dataset], **info) -> None:
+    """Write ``groups`` (name -> Dataset) as one checkpoint: all of them become visible, or none.
+
+    ``info`` (e.g. the epoch) goes into the manifest. Staged under a temporary name, committed
+    by renaming the staging folder to :data:`CHECKPOINT`, then applied by :func:`_apply_checkpoint`.
+    """
+    path = Path(path)
+    _apply_checkpoint(path)  # an earlier save of this process that an interrupt cut short
+    with atomic_directory(path / CHECKPOINT) as staging:
+        staging.mkdir()
+        for group, ds in groups.items():
+            write_dataset(ds, staging / group)
+        # Written last: a staging folder is complete exactly when it has its manifest.
+        _write_json_atomic(staging / MANIFEST, {"groups": list(groups), **info})
+    _apply_checkpoint(path)
+
+
+def _apply_checkpoint(path: Path) -> None:
+    """Move the groups of a committed checkpoint into place (those not moved yet), then drop it."""
+    committed = path / CHECKPOINT
+    if not (committed / MANIFEST).exists():
+        return
+    for group in json.loads((committed / MANIFEST).read_text())["groups"]:
+        if (committed / group).exists():
+            _ensure_parent(path, group)
+            move_into_place(committed / group, path / group)
+    remove_path(committed)
+
+
+def recover(path: str | os.PathLike) -> None:
+    """Finish a committed checkpoint and delete what interrupted writes left (call under the run's lock)."""
+    path = Path(path)
+    _apply_checkpoint(path)
+    remove_path(path / CHECKPOINT)  # a folder without manifest: never committed
+    remove_leftovers(path.parent, path.name)
+    for folder in (path, *(path / group for group in (*_PARENT_GROUPS, HISTORY))):
+        remove_leftovers(folder)
+
+
+def _located(path: Path, group: str) -> Path:
+    """Where ``group`` is read from: the committed checkpoint while it still holds the group, else its place."""
+    staged = path / CHECKPOINT / group
+    if (path / CHECKPOINT / MANIFEST).exists() and (staged / "zarr.json").exists():
+        return staged
+    return path / group
+
+
+def has_group(path: str | os.PathLike, group: str) -> bool:
+    """Whether the run store has group ``group``."""
+    return (_located(Path(path), group) / "zarr.json").exists()
 
 
 def read_group(path: str | os.PathLike, group: str) -> xr.Dataset:
     """Read group ``group`` of a run store into memory."""
     path = Path(path)
-    if not (path / group / "zarr.json").exists():
+    if not has_group(path, group):
         raise DsrError(f"{path} has no group '{group}'; was the run finished (see `dsr info {path}`)?")
-    return open_store(path / group).load()
+    return open_store(_located(path, group)).load()
 
 
 def list_groups(path: str | os.PathLike, parent: str) -> list[str]:
     """Names of the groups directly under ``parent`` (e.g. the checkpoints under ``params``)."""
-    folder = Path(path) / parent
-    if not folder.is_dir():
-        return []
-    return sorted(p.name for p in folder.iterdir() if (p / "zarr.json").exists() and not p.name.startswith("."))
+    path = Path(path)
+    names = set()
+    for folder in (path / parent, path / CHECKPOINT / parent):
+        if folder.is_dir():
+            names |= {p.name for p in folder.iterdir() if not p.name.startswith(".")}
+    return sorted(name for name in names if has_group(path, f"{parent}/{name}"))
 
 
 def remove_group(path: str | os.PathLike, group: str) -> None:

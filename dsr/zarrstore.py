@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import uuid
 import warnings
@@ -87,19 +88,52 @@ def atomic_directory(final: Path, overwrite: bool = False) -> Iterator[Path]:
     if final.exists() and not overwrite:
         raise DsrError(f"{final} already exists; choose another output path or pass --overwrite")
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp = sibling(final, "tmp")
     try:
         yield tmp
-        if final.exists():
-            trash = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(final, trash)
-            os.replace(tmp, final)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
+        move_into_place(tmp, final)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        remove_path(tmp)
+
+
+def sibling(final: Path, kind: str) -> Path:
+    """A hidden, unique sibling name of ``final`` of the given kind (``tmp`` or ``old``)."""
+    return final.with_name(f".{final.name}.{kind}-{uuid.uuid4().hex[:8]}")
+
+
+_LEFTOVER = re.compile(r"^\..+\.(tmp|old)-[0-9a-f]{8}$")
+
+
+def move_into_place(src: Path, final: Path) -> None:
+    """Rename the complete ``src`` to ``final``; an existing ``final`` (file or folder) is moved aside first and deleted."""
+    if final.exists() or final.is_symlink():
+        trash = sibling(final, "old")
+        os.replace(final, trash)
+        os.replace(src, final)
+        remove_path(trash)
+    else:
+        os.replace(src, final)
+
+
+def remove_path(path: Path) -> None:
+    """Delete a file, link or folder if it exists (a symlink itself, never its target)."""
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    elif path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_leftovers(folder: Path, name: str | None = None) -> None:
+    """Delete the temporary and replaced siblings (``.<name>.tmp-*``, ``.<name>.old-*``) that interrupted writes left in ``folder``.
+
+    Only call this while no other process writes there (under the run's lock): a live writer's
+    temporary sibling looks the same.
+    """
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if _LEFTOVER.match(entry.name) and (name is None or entry.name.startswith(f".{name}.")):
+            remove_path(entry)
 
 
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike, overwrite: bool = False) -> Path:

@@ -163,15 +163,21 @@ class Trainer:
         self.history = list(snap.history)
 
     def save(self, snap: Snapshot) -> None:
-        """Write the snapshot as checkpoint ``last`` with its training state, plus best and history."""
-        runstore.write_group(self.store, f"{runstore.PARAMS}/last", snap.params.assign_attrs(epoch=snap.epoch))
+        """Write the snapshot as checkpoint ``last`` with its training state, plus best and history, as one unit."""
         state = optimizer_to_dataset(snap.optimizer).assign_attrs(
             epoch=snap.epoch, sampler=snap.sampler, forcing=snap.forcing, lr_scale=snap.lr_scale,
             rollbacks=snap.rollbacks, best_score=self.best_score.tolist(), best_epoch=self.best_epoch.tolist(),
         )
-        runstore.write_group(self.store, f"{runstore.STATE}/last", state)
-        runstore.write_group(self.store, f"{runstore.PARAMS}/best", self.best_params.assign_attrs(epoch=self.best_epoch.tolist()))
-        runstore.write_group(self.store, runstore.HISTORY, history_dataset(snap.history, self.model.ensemble))
+        runstore.write_checkpoint(
+            self.store,
+            {
+                f"{runstore.PARAMS}/last": snap.params.assign_attrs(epoch=snap.epoch),
+                f"{runstore.STATE}/last": state,
+                f"{runstore.PARAMS}/best": self.best_params.assign_attrs(epoch=self.best_epoch.tolist()),
+                runstore.HISTORY: history_dataset(snap.history, self.model.ensemble),
+            },
+            epoch=snap.epoch,
+        )
 
     def load(self) -> None:
         """Continue from the store's ``last`` checkpoint (resume)."""

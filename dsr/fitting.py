@@ -168,19 +168,24 @@ def fit(
 
 
 def resume(path: str | Path, progress: ProgressCallback | None = None) -> Path:
-    """Continue an interrupted (or failed) run from its last checkpoint to its configured epochs."""
+    """Continue an interrupted (or failed) run from its last complete checkpoint to its configured epochs.
+
+    A run stopped before its first checkpoint starts again from its (seeded) initialisation,
+    which gives the same result as the uninterrupted fit.
+    """
     path = runstore.require_run(path)
+    runstore.recover(path)
     attrs = runstore.read_attrs(path)
     if attrs["status"] == "finished":
         raise DsrError(f"{path} is already finished; start a new fit instead of --resume")
-    if not (path / runstore.STATE / "last").exists():
-        raise DsrError(f"{path} has no checkpoint to resume from (it stopped before its first evaluation); start a new fit")
     config = FitConfig(**attrs["config"])
     test = attrs.get("test_path")
     train, held_out, _, _ = prepare_data(config, Path(attrs["data_path"]), None if test is None else Path(test))
+    torch.manual_seed(config.seed)
     model = build_model(config, train, resolve_device(config))
     trainer = Trainer(model, train, held_out, config, str(path), tau=attrs.get("tau"), progress=progress)
-    trainer.load()
+    if runstore.has_group(path, f"{runstore.STATE}/last"):
+        trainer.load()
     runstore.update_attrs(path, status="running")
     _run(trainer, path)
     return path

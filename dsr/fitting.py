@@ -144,26 +144,23 @@ def fit(
         tau = config.tau or predictability_tau(train.values)
         train.require_length(tau, what="forcing interval tau")
     path = Path(out) / f"{name or _default_name(data, config)}.zarr"
-    runstore.create(
-        path,
-        {
-            "config": config.model_dump(),
-            "versions": versions(),
-            "device": str(device),
-            "seed": config.seed,
-            "data_path": str(data.resolve()),
-            "data_hash": data_hash(train),
-            "test_path": None if test is None else str(Path(test).resolve()),
-            "variables": list(train.variables),
-            "dt": train.dt,
-            "standardization": {"mean": mean.tolist(), "scale": scale.tolist()},
-            "tau": tau,
-            "n_parameters": parameter_count(model),
-        },
-        overwrite=overwrite,
-    )
-    trainer = Trainer(model, train, held_out, config, str(path), tau=tau, progress=progress)
-    _run(trainer, path)
+    attrs = {
+        "config": config.model_dump(),
+        "versions": versions(),
+        "device": str(device),
+        "seed": config.seed,
+        "data_path": str(data.resolve()),
+        "data_hash": data_hash(train),
+        "test_path": None if test is None else str(Path(test).resolve()),
+        "variables": list(train.variables),
+        "dt": train.dt,
+        "standardization": {"mean": mean.tolist(), "scale": scale.tolist()},
+        "tau": tau,
+        "n_parameters": parameter_count(model),
+    }
+    with runstore.locked(path, "dsr fit"):
+        runstore.create(path, attrs, overwrite=overwrite)
+        _run(Trainer(model, train, held_out, config, str(path), tau=tau, progress=progress), path)
     return path
 
 
@@ -174,6 +171,11 @@ def resume(path: str | Path, progress: ProgressCallback | None = None) -> Path:
     which gives the same result as the uninterrupted fit.
     """
     path = runstore.require_run(path)
+    with runstore.locked(path, "dsr fit --resume"):
+        return _resume(path, progress)
+
+
+def _resume(path: Path, progress: ProgressCallback | None) -> Path:
     runstore.recover(path)
     attrs = runstore.read_attrs(path)
     if attrs["status"] == "finished":

@@ -29,9 +29,14 @@ checkpoint and deletes uncommitted ones and the leftovers of interrupted writes.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
+import socket
+import sys
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -74,8 +79,9 @@ def _write_json_atomic(path: Path, content: dict) -> None:
 
 
 def create(path: str | os.PathLike, attrs: dict, overwrite: bool = False) -> Path:
-    """Create an empty run store with status ``running`` and the given root attrs."""
+    """Create an empty run store with status ``running`` and the given root attrs (under its lock)."""
     path = Path(path)
+    remove_leftovers(path.parent, path.name)
     root = {"schema_version": SCHEMA_VERSION, "dsr_store": STORE_KIND, "status": "running", "created": _now(), **attrs}
     with atomic_directory(path, overwrite=overwrite) as tmp:
         tmp.mkdir()
@@ -84,6 +90,63 @@ def create(path: str | os.PathLike, attrs: dict, overwrite: bool = False) -> Pat
             (tmp / group).mkdir()
             _write_json_atomic(tmp / group / "zarr.json", _group_json({}))
     return path
+
+
+def lock_path(path: str | os.PathLike) -> Path:
+    """The lock file of run store ``path``: a hidden sibling, so that it exists before the store does."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+def _holder(text: str) -> str:
+    try:
+        info = json.loads(text)
+        return f"process {info['pid']} on {info['host']} ({info['command']}, since {info['since']})"
+    except (ValueError, KeyError, TypeError):
+        return "another process"
+
+
+@contextlib.contextmanager
+def locked(path: str | os.PathLike, command: str) -> Iterator[None]:
+    """Hold the write lock of run store ``path`` for ``command`` (e.g. ``"dsr fit"``) for the duration of the block.
+
+    The lock is an exclusive ``flock`` on :func:`lock_path`, which names its holder (PID, host,
+    command, start time). The kernel releases it when the holder dies, so a lock file left by a
+    killed process is stale: it is taken over and reported on stderr. A second writer gets a
+    one-line DsrError naming the holder.
+    """
+    lock = lock_path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(os.pread(fd, 4096, 0).decode(errors="replace"))
+            os.close(fd)
+            raise DsrError(
+                f"{path} is being written by {holder}; wait until it ends or stop it, then run this again"
+            ) from None
+        try:
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder released and deleted the file between our open and flock: try again
+    try:
+        stale = os.pread(fd, 4096, 0).decode(errors="replace")
+        if stale:
+            print(f"dsr: note: {path} had a stale lock of {_holder(stale)}, which ended without releasing it; taken over",
+                  file=sys.stderr)
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command, "since": _now()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        yield
+    finally:
+        # Deleted before the unlock: a process waiting on this file finds it gone and retries.
+        lock.unlink(missing_ok=True)
+        os.close(fd)
 
 
 def require_run(path: str | os.PathLike) -> Path:

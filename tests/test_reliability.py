@@ -151,3 +151,53 @@ def test_fit_killed_at_each_checkpoint_write_point_resumes_exactly(killed_fits: 
     for name in ("loss", "d_stsp"):
         np.testing.assert_array_equal(runstore.read_group(full, "history")[name], runstore.read_group(cut, "history")[name])
     assert _leftovers(cut.parent) == []
+
+
+# --- one writer per run store -----------------------------------------------------------------------
+
+
+def _one_line(result, *fragments: str, code: int = 2) -> None:
+    assert result.code == code, (result.code, result.err)
+    assert "Traceback" not in result.err and result.err.startswith("dsr: error: ")
+    assert result.err.strip().count("\n") == 0, result.err
+    for fragment in fragments:
+        assert fragment in result.err, result.err
+
+
+@pytest.mark.parametrize("writer", ["fit", "overwrite", "resume"])
+def test_a_second_writer_is_refused_naming_the_holder(run_cli, data: Path, toml: Path, tmp_path: Path, writer: str) -> None:
+    path = tmp_path / "run.zarr"
+    assert run_cli(*_fit_args(data, toml, tmp_path, "run")).code == 0
+    runstore.update_attrs(path, status="interrupted")
+    args = {
+        "fit": _fit_args(data, toml, tmp_path, "run"),
+        "overwrite": (*_fit_args(data, toml, tmp_path, "run"), "--overwrite"),
+        "resume": ("fit", "--resume", path, "--quiet"),
+    }[writer]
+    before = runstore.read_group(path, "params/last")
+    with runstore.locked(path, "dsr fit"):
+        result = run_cli(*args)
+    _one_line(result, f"process {os.getpid()} on ", "(dsr fit, since ")
+    xr.testing.assert_identical(before, runstore.read_group(path, "params/last"))
+    assert not runstore.lock_path(path).exists()
+
+
+def test_two_concurrent_fits_leave_one_consistent_run(data: Path, toml: Path, tmp_path: Path) -> None:
+    procs = [_dsr(*_fit_args(data, toml, tmp_path, "run"), "--overwrite", "--seed", seed) for seed in (1, 2)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    assert all(code == 0 or (code == 2 and "is being written by process" in err) for code, err in results), results
+    path = tmp_path / "run.zarr"
+    seed = runstore.read_attrs(path)["seed"]
+    for group in ("params/last", "params/best"):
+        assert int(runstore.read_group(path, group)["seed"].values[0]) == seed
+    assert runstore.read_attrs(path)["status"] == "finished"
+    assert not runstore.lock_path(path).exists() and _leftovers(tmp_path) == []
+
+
+def test_a_stale_lock_of_a_dead_process_is_reported_and_taken_over(run_cli, data: Path, toml: Path, tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    lock = runstore.lock_path(tmp_path / "run.zarr")
+    lock.write_text(f'{{"pid": {dead}, "host": "h", "command": "dsr fit", "since": "then"}}')
+    result = run_cli(*_fit_args(data, toml, tmp_path, "run"))
+    assert result.code == 0 and f"stale lock of process {dead} on h" in result.err
+    assert not lock.exists()

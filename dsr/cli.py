@@ -200,59 +200,86 @@ def import_command(
     _print_json(result) if json_ else typer.echo(f"wrote {out}: dims {result['dims']}, dt {result['dt']:g}, variables {', '.join(result['variables'])}")
 
 
+def _config_options(command):
+    """Give ``command`` one ``--option`` per :class:`~dsr.training.config.FitConfig` field.
+
+    The options are generated from the fields (one source of truth): name, type (a Literal
+    shows its choices, which FitConfig checks; a bool is a ``--x/--no-x`` flag), description and default shown in
+    ``--help``. Each defaults to None, "not given", so that a TOML file's value is kept; the
+    command receives them as keyword arguments.
+    """
+    import inspect
+    import types
+    import typing
+
+    from dsr.training.config import FitConfig
+
+    fixed = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind != p.VAR_KEYWORD]
+    generated = []
+    for name, field in FitConfig.model_fields.items():
+        kind = field.annotation
+        if typing.get_origin(kind) in (typing.Union, types.UnionType):
+            kind = next(a for a in typing.get_args(kind) if a is not type(None))
+        choices = typing.get_args(kind) if typing.get_origin(kind) is typing.Literal else None
+        flag = f"--{name.replace('_', '-')}"
+        option = typer.Option(
+            f"{flag}/--no-{flag[2:]}" if kind is bool else flag,
+            help=(field.description or name.replace("_", " ")).rstrip(".") + ".",
+            show_default=False if field.default is None else str(field.default).lower() if kind is bool else str(field.default),
+            metavar="|".join(map(str, choices)) if choices else None,
+            rich_help_panel="Fit configuration (also keys of --config)",
+        )
+        annotation = Optional[str if choices or kind not in (int, float, bool) else kind]
+        generated.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[annotation, option]))
+    command.__signature__ = inspect.Signature([*fixed, *generated])
+    command.__annotations__ = {p.name: p.annotation for p in command.__signature__.parameters.values()} | {"return": None}
+    return command
+
+
 @app.command("fit")
+@_config_options
 def fit_command(
-    data: Annotated[Path, typer.Argument(help="Data store to train on.")],
+    data: Annotated[Optional[Path], typer.Argument(help="Data store to train on (not needed with --resume).")] = None,
     out: Annotated[Path, typer.Option(help="Folder for run stores.")] = Path("runs"),
     name: Annotated[Optional[str], typer.Option(help="Run name (default: data-model-timestamp).")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="TOML file with any of the options below (field names).")] = None,
-    model: Annotated[Optional[str], typer.Option(help="alrnn | shplrnn | clipped-shplrnn | plrnn | dendplrnn")] = None,
-    latent: Annotated[Optional[int], typer.Option(help="Latent dimension M (default: number of variables).")] = None,
-    hidden: Annotated[Optional[int], typer.Option(help="Hidden width L (shPLRNN).")] = None,
-    relus: Annotated[Optional[int], typer.Option(help="ReLU units P (AL-RNN).")] = None,
-    forcing: Annotated[Optional[str], typer.Option(help="agtf | gtf | stf")] = None,
-    alpha: Annotated[Optional[float], typer.Option(help="GTF forcing strength in [0, 1].")] = None,
-    tau: Annotated[Optional[int], typer.Option(help="STF forcing interval (default: from the data).")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs (of batches_per_epoch batches).")] = None,
-    sequence_length: Annotated[Optional[int], typer.Option(help="Training window length.")] = None,
-    ensemble: Annotated[Optional[int], typer.Option(help="Models trained together (seeds seed..seed+E-1).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of the first ensemble member.")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda")] = None,
-    kernel: Annotated[Optional[str], typer.Option(help="auto | fused | graph | autograd: training path (fused kernels on CPU or GPU, CUDA graph, or the autograd reference).")] = None,
-    test: Annotated[Optional[Path], typer.Option(help="Held-out test store (default: last 20 % of the data).")] = None,
-    var: Annotated[Optional[str], typer.Option(help="Data variable (default: the only one).")] = None,
-    inputs: Annotated[Optional[str], typer.Option(help="External-inputs variable.")] = None,
-    resume: Annotated[Optional[Path], typer.Option(help="Continue this run store from its last checkpoint.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="TOML file with any of the fit configuration options (keys = option names with _).")] = None,
+    test: Annotated[Optional[Path], typer.Option(help="Held-out test store (default: the last test_fraction of the data).")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue this run store from its last checkpoint, with its stored configuration.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
     overwrite: OverwriteOption = False,
     json_: JsonOption = False,
+    **options: Any,
 ) -> None:
     """Train a PLRNN-family model with generalized teacher forcing; write a run store."""
-    from dsr.fitting import fit, resume as resume_fit
+    from dsr.fitting import default_name, fit, resume as resume_fit
     from dsr.progress import make_progress
     from dsr.training.config import resolve_config
 
     if resume is not None:
+        given = [f"--{k.replace('_', '-')}" for k, v in options.items() if v is not None]
+        if given or config is not None:
+            raise DsrError(f"--resume continues a run with its stored configuration; drop {', '.join(given) or '--config'}")
         progress = make_progress(f"resume {resume.name}", 10, quiet)
-        path = _with_progress(progress, lambda: resume_fit(resume, progress=progress))
+        path = _with_progress(progress, resume, lambda: resume_fit(resume, progress=progress))
     else:
-        cfg = resolve_config(
-            config, model=model, latent=latent, hidden=hidden, relus=relus, forcing=forcing, alpha=alpha, tau=tau,
-            epochs=epochs, sequence_length=sequence_length, ensemble=ensemble, seed=seed, device=device, kernel=kernel, var=var, inputs=inputs,
-        )
+        if data is None:
+            raise DsrError("give a data store to train on (dsr fit DATA.zarr), or continue a run with dsr fit --resume RUN")
+        cfg = resolve_config(config, **options)
+        path = out / f"{name or default_name(data, cfg)}.zarr"
         progress = make_progress(f"fit {data.name}", cfg.eval_every, quiet)
         path = _with_progress(
-            progress, lambda: fit(data, cfg, test=test, out=out, name=name, progress=progress, overwrite=overwrite)
+            progress, path, lambda: fit(data, cfg, test=test, out=out, name=path.stem, progress=progress, overwrite=overwrite)
         )
     _report_run(path, json_)
 
 
-def _with_progress(progress, job):
-    """Run ``job``; close the progress display; Ctrl-C exits 130 after the run saved its checkpoint."""
+def _with_progress(progress, path: Path, job):
+    """Run ``job`` (a fit into run store ``path``); close the progress display; Ctrl-C exits 130 after
+    the run saved its checkpoint, naming the command that continues it."""
     try:
         return job()
     except KeyboardInterrupt:
-        typer.echo("interrupted: checkpoint saved; continue with dsr fit --resume RUN", err=True)
+        typer.echo(f"interrupted: checkpoint saved; continue with: dsr fit --resume {path}", err=True)
         sys.exit(130)
     finally:
         if progress is not None:

@@ -29,6 +29,7 @@ from dsr.training.config import FitConfig
 from dsr.training.forcing import predictability_tau
 from dsr.training.paths import resolve_kernel
 from dsr.training.trainer import ProgressCallback, Trainer
+from dsr.zarrstore import require_separate
 
 
 GPU_MIN_ENSEMBLE = 32
@@ -114,7 +115,8 @@ def build_model(config: FitConfig, train: TimeSeries, device: torch.device) -> L
         raise DsrError(str(err)) from None
 
 
-def _default_name(data: Path, config: FitConfig) -> str:
+def default_name(data: Path, config: FitConfig) -> str:
+    """The run name when none is given: data stem, model kind and a timestamp."""
     return f"{data.stem}-{config.model}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
@@ -131,6 +133,8 @@ def fit(
     """Train a model on the data store ``data``; return the path of the finished run store."""
     config = config or FitConfig()
     data = Path(data)
+    if name is not None and (name in ("", ".", "..") or name.startswith(".") or Path(name).name != name or "\\" in name):
+        raise DsrError(f"--name {name!r} must be a plain file name (no folders, not starting with '.'); choose the folder with --out")
     train, held_out, mean, scale = prepare_data(config, data, None if test is None else Path(test))
     if config.latent is None:
         # Store the resolved size, not "default".
@@ -143,7 +147,8 @@ def fit(
     if config.forcing == "stf":
         tau = config.tau or predictability_tau(train.values)
         train.require_length(tau, what="forcing interval tau")
-    path = Path(out) / f"{name or _default_name(data, config)}.zarr"
+    path = Path(out) / f"{name or default_name(data, config)}.zarr"
+    require_separate(path, [data, test])
     attrs = {
         "config": config.model_dump(),
         "versions": versions(),

@@ -73,3 +73,76 @@ def test_item2_csv_import_reads_header_delimiter_time_and_missing(run_cli, tmp_p
     np.save(tmp_path / "a.npy", rows)
     result = run_cli("import", tmp_path / "a.npy", "-o", tmp_path / "a.zarr")
     assert result.code == 0 and "dt = 1" in result.err
+
+
+# --- fits through the command line -----------------------------------------------------------------------------
+
+SMALL_FIT = [
+    "--epochs", "3", "--batches-per-epoch", "2", "--batch-size", "4", "--sequence-length", "20", "--eval-every", "1",
+    "--eval-steps", "300", "--hidden", "8", "--ensemble", "1", "--dtype", "float64",
+]
+
+
+@pytest.fixture(scope="module")
+def lorenz_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from dsr.zarrstore import write_dataset
+
+    return write_dataset(simulate("lorenz63", 2500, noise=0.05, seed=0), tmp_path_factory.mktemp("data") / "lorenz.zarr")
+
+
+# --- item 4: dsr fit --resume RUN --------------------------------------------------------------------------------
+
+
+def test_item4_resume_without_data_and_ctrl_c_names_the_run(lorenz_store: Path, tmp_path: Path, run_cli, monkeypatch) -> None:
+    from dsr import runstore
+    from dsr.training import trainer as trainer_module
+
+    original = trainer_module.Trainer.train_epoch
+    calls = {"n": 0}
+
+    def train_then_interrupt(self):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(trainer_module.Trainer, "train_epoch", train_then_interrupt)
+    result = run_cli("fit", lorenz_store, *SMALL_FIT, "--out", tmp_path, "--quiet")
+    assert result.code == 130
+    path = next(tmp_path.glob("lorenz-*.zarr"))  # the default name, chosen by the fit
+    assert f"dsr fit --resume {path}" in result.err
+    monkeypatch.undo()
+    result = run_cli("fit", "--resume", path, "--quiet")
+    assert result.code == 0, result.err
+    assert runstore.read_attrs(path)["status"] == "finished"
+    assert_one_line_error(run_cli("fit"), "give a data store", "--resume RUN")
+    assert_one_line_error(run_cli("fit", "--resume", path, "--epochs", "9"), "drop --epochs")
+
+
+# --- item 6: every FitConfig field is a dsr fit option ----------------------------------------------------------
+
+
+def test_item6_fit_options_generated_from_fitconfig(lorenz_store: Path, tmp_path: Path, run_cli) -> None:
+    import typer.main
+
+    from dsr import runstore
+    from dsr.cli import app
+    from dsr.training.config import FitConfig
+
+    fit = typer.main.get_command(app).commands["fit"]
+    options = {opt: param for param in fit.params for opt in param.opts}
+    for name, field in FitConfig.model_fields.items():
+        param = options[f"--{name.replace('_', '-')}"]
+        assert param.help.rstrip(".") == field.description.rstrip(".")
+        if field.default is not None:
+            assert str(field.default).lower() == str(param.show_default).lower()
+    help_text = run_cli("fit", "--help").out
+    assert "--lr-start" in help_text and "--grad-clip" in help_text
+    args = ["--lr-start", "0.002", "--lr-end", "0.001", "--grad-clip", "5", "--noise", "0.01", "--no-partial-forcing"]
+    result = run_cli("fit", lorenz_store, *SMALL_FIT, *args, "--out", tmp_path, "--name", "o", "--quiet")
+    assert result.code == 0, result.err
+    config = runstore.read_attrs(tmp_path / "o.zarr")["config"]
+    assert config["lr_start"] == 0.002 and config["grad_clip"] == 5.0 and config["noise"] == 0.01
+    assert config["partial_forcing"] is False and config["batch_size"] == 4 and config["dtype"] == "float64"
+    (tmp_path / "unknown.toml").write_text("learning_rate = 0.1\n")
+    assert_one_line_error(run_cli("fit", lorenz_store, "--config", tmp_path / "unknown.toml"), "learning_rate", "valid keys: model, latent")

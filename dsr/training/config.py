@@ -33,48 +33,48 @@ class FitConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # model
-    model: ModelKind = "clipped-shplrnn"
+    model: ModelKind = Field("clipped-shplrnn", description="model kind")
     latent: int | None = Field(None, ge=1, description="latent dimension M; default: number of observed variables")
     hidden: int = Field(100, ge=1, description="hidden width L (shplrnn, clipped-shplrnn)")
     relus: int = Field(2, ge=0, description="number P of ReLU units (alrnn)")
     bases: int = Field(20, ge=1, description="number B of spline bases (dendplrnn)")
-    observation: Literal["identity", "affine"] = "identity"
+    observation: Literal["identity", "affine"] = Field("identity", description="observation model: the first N latent units, or an affine map of all")
     # forcing
-    forcing: Forcing = "agtf"
+    forcing: Forcing = Field("agtf", description="teacher forcing: adaptive GTF, GTF or sparse teacher forcing")
     alpha: float = Field(0.1, ge=0.0, le=1.0, description="GTF alpha (gtf), or its start when alpha_end is set")
     alpha_end: float | None = Field(None, ge=0.0, le=1.0, description="gtf: anneal alpha exponentially to this value")
     agtf_interval: int = Field(5, ge=1, description="agtf: batches between alpha estimates")
     agtf_decay: float = Field(0.98, ge=0.0, lt=1.0, description="agtf: decay factor towards a smaller estimate")
     tau: int | None = Field(None, ge=1, description="stf: forcing interval; default from the predictability time")
-    partial_forcing: bool = True
+    partial_forcing: bool = Field(True, description="with M > N force only the first N latent units")
     # optimisation
-    sequence_length: int = Field(200, ge=2)
-    batch_size: int = Field(16, ge=1)
-    batches_per_epoch: int = Field(50, ge=1)
-    epochs: int = Field(1200, ge=1)
-    lr_start: float = Field(1e-3, gt=0.0)
-    lr_end: float = Field(1e-4, gt=0.0)
+    sequence_length: int = Field(200, ge=2, description="training window length")
+    batch_size: int = Field(16, ge=1, description="windows per batch")
+    batches_per_epoch: int = Field(50, ge=1, description="batches per epoch")
+    epochs: int = Field(1200, ge=1, description="epochs (of batches_per_epoch batches)")
+    lr_start: float = Field(1e-3, gt=0.0, description="RAdam learning rate at the start, decaying exponentially to lr_end")
+    lr_end: float = Field(1e-4, gt=0.0, description="learning rate at the last epoch")
     noise: float = Field(0.0, ge=0.0, description="observation noise added to each batch (in standard deviations)")
     l2: float = Field(0.0, ge=0.0, description="L2 regularisation of the latent model")
     grad_clip: float | None = Field(None, gt=0.0, description="clip each member's gradient norm")
-    max_rollbacks: int = Field(3, ge=0)
+    max_rollbacks: int = Field(3, ge=0, description="rollbacks (with the learning rate halved) after divergence before the run fails")
     # ensemble, reproducibility, device
     ensemble: int = Field(4, ge=1, description="members trained together; the run reports the best")
-    seed: int = Field(0, ge=0)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    seed: int = Field(0, ge=0, description="seed of the first ensemble member (member e has seed + e)")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: a GPU for large ensembles, else the CPU")
     kernel: Literal["auto", "fused", "graph", "autograd"] = Field(
         "auto",
         description="training path: fused kernels (CPU or GPU), CUDA graph, autograd reference, or auto (the fastest that supports the model)",
     )
-    dtype: Literal["float32", "float64"] = "float32"
+    dtype: Literal["float32", "float64"] = Field("float32", description="floating-point type of parameters and training")
     # evaluation
     eval_every: int = Field(10, ge=1, description="epochs between held-out evaluations")
     eval_steps: int = Field(20_000, ge=100, description="maximal free-run length compared with the test set in training")
-    pe_steps: int = Field(20, ge=1)
-    test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    pe_steps: int = Field(20, ge=1, description="horizon k of the prediction error PE(k)")
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="last part of every trial held out for testing (without --test)")
     # data
-    var: str | None = None
-    inputs: str | None = None
+    var: str | None = Field(None, description="data variable of the store; default: the only one")
+    inputs: str | None = Field(None, description="external-inputs variable of the store, if any")
 
     @model_validator(mode="after")
     def _consistent(self) -> FitConfig:
@@ -107,6 +107,11 @@ def resolve_config(file: Path | None = None, **overrides: object) -> FitConfig:
             values = tomllib.loads(file.read_text())
         except tomllib.TOMLDecodeError as err:
             raise DsrError(f"config file {file} is not valid TOML ({err})") from None
+        unknown = sorted(set(values) - set(FitConfig.model_fields))
+        if unknown:
+            raise DsrError(
+                f"config file {file} has unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(FitConfig.model_fields)}"
+            )
     values |= {k: v for k, v in overrides.items() if v is not None}
     try:
         return FitConfig(**values)

@@ -17,14 +17,18 @@ def _summary(info: dict) -> str:
 
 
 class RichProgress:
-    """A rich progress bar with epoch, loss, α and best D_stsp (for terminals)."""
+    """A rich progress bar with epoch, loss, α and best D_stsp (for terminals), on stderr.
+
+    On stderr like every human-readable line, so that stdout holds only results (``--json``).
+    """
 
     def __init__(self, description: str) -> None:
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self._progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TimeRemainingColumn(), TextColumn("{task.fields[summary]}"), transient=False,
+            TimeRemainingColumn(), TextColumn("{task.fields[summary]}"), transient=False, console=Console(stderr=True),
         )
         self._description = description
         self._task = None

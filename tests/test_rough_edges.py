@@ -146,3 +146,16 @@ def test_item6_fit_options_generated_from_fitconfig(lorenz_store: Path, tmp_path
     assert config["partial_forcing"] is False and config["batch_size"] == 4 and config["dtype"] == "float64"
     (tmp_path / "unknown.toml").write_text("learning_rate = 0.1\n")
     assert_one_line_error(run_cli("fit", lorenz_store, "--config", tmp_path / "unknown.toml"), "learning_rate", "valid keys: model, latent")
+
+
+# --- item 3: --json output is JSON, also in a terminal ----------------------------------------------------------
+
+
+def test_item3_json_stdout_is_json_in_a_terminal(lorenz_store: Path, tmp_path: Path, run_cli, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: the rich progress bar
+    result = run_cli("fit", lorenz_store, *SMALL_FIT, "--out", tmp_path, "--name", "j", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["status"] == "finished"
+    assert "3/3" in result.err  # the bar went to stderr

@@ -49,6 +49,11 @@ def _print_json(obj: Any) -> None:
     typer.echo(dumps(obj))
 
 
+def _number(value: float | None) -> str:
+    """A metric for humans; stored attributes hold a NaN as null."""
+    return "nan" if value is None else f"{value:.4g}"
+
+
 def _print_summary(summary: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -82,7 +87,7 @@ def _print_run_summary(summary: dict) -> None:
     console.print(f"  versions: {', '.join(f'{k} {v}' for k, v in attrs.get('versions', {}).items())}")
     console.print(f"  checkpoints: {', '.join(summary['checkpoints']) or '-'}  analyses: {', '.join(summary['analyses']) or '-'}")
     if attrs.get("final_metrics"):
-        metrics = ", ".join(f"{k} {v:.4g}" for k, v in attrs["final_metrics"].items())
+        metrics = ", ".join(f"{k} {_number(v)}" for k, v in attrs["final_metrics"].items())
         console.print(f"  final metrics (best member {attrs.get('best_member')}): {metrics}")
     if attrs.get("error"):
         console.print(f"  error: {attrs['error']}")
@@ -294,7 +299,7 @@ def _report_run(path: Path, json_: bool) -> None:
     if json_:
         _print_json(result)
     else:
-        metrics = ", ".join(f"{k} {v:.4g}" for k, v in (result["metrics"] or {}).items())
+        metrics = ", ".join(f"{k} {_number(v)}" for k, v in (result["metrics"] or {}).items())
         typer.echo(f"{attrs['status']}: {path}  (best member {result['best_member']}: {metrics})")
 
 

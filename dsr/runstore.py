@@ -43,6 +43,7 @@ from pathlib import Path
 import xarray as xr
 
 from dsr.errors import DsrError
+from dsr.jsonable import strict
 from dsr.zarrstore import (
     atomic_directory, move_into_place, open_store, remove_leftovers, remove_path, require_store, sibling,
     write_dataset,
@@ -74,7 +75,7 @@ def _group_json(attrs: dict) -> dict:
 
 def _write_json_atomic(path: Path, content: dict) -> None:
     tmp = sibling(path, "tmp")
-    tmp.write_text(json.dumps(content, indent=2))
+    tmp.write_text(json.dumps(strict(content), indent=2, allow_nan=False))  # strict JSON: NaN as null
     os.replace(tmp, path)
 
 
@@ -158,9 +159,14 @@ def require_run(path: str | os.PathLike) -> Path:
 
 
 def read_attrs(path: str | os.PathLike) -> dict:
-    """The root attributes of a store."""
-    meta = json.loads((Path(path) / "zarr.json").read_text())
-    return meta.get("attributes", {})
+    """The root attributes of a store of Zarr format 3 or 2, read through zarr ({} for a lone array)."""
+    import zarr
+
+    try:
+        node = zarr.open(zarr.storage.LocalStore(path, read_only=True), mode="r")
+    except (FileNotFoundError, zarr.errors.BaseZarrError) as err:
+        raise DsrError(f"{path} is not a readable Zarr store ({err}); rewrite it with xarray's to_zarr") from None
+    return node.attrs.asdict() if isinstance(node, zarr.Group) else {}
 
 
 def update_attrs(path: str | os.PathLike, **attrs) -> None:

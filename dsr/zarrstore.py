@@ -136,9 +136,25 @@ def remove_leftovers(folder: Path, name: str | None = None) -> None:
             remove_path(entry)
 
 
+def strict_attrs(ds: xr.Dataset) -> xr.Dataset:
+    """A shallow copy of ``ds`` whose dataset and variable attributes are strict JSON (NaN and ±inf as null).
+
+    zarr writes a float NaN attribute as a bare ``NaN``, which is not JSON and which other
+    readers (JavaScript, jq, strict parsers) reject.
+    """
+    from dsr.jsonable import strict
+
+    ds = ds.copy(deep=False)
+    ds.attrs = strict(ds.attrs)
+    for variable in ds.variables.values():
+        variable.attrs = strict(variable.attrs)
+    return ds
+
+
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Write ``ds`` as a new Zarr v3 store at ``path`` atomically; return the path."""
+    """Write ``ds`` as a new Zarr v3 store at ``path`` atomically, attributes as strict JSON; return the path."""
     path = Path(path)
+    ds = strict_attrs(ds)
     with atomic_directory(path, overwrite=overwrite) as tmp:
         ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False, encoding=_encoding(ds))
     return path

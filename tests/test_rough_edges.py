@@ -159,3 +159,32 @@ def test_item3_json_stdout_is_json_in_a_terminal(lorenz_store: Path, tmp_path: P
     assert result.code == 0, result.err
     assert json.loads(result.out)["status"] == "finished"
     assert "3/3" in result.err  # the bar went to stderr
+
+
+# --- item 5: Zarr format 2 stores, strict JSON attributes ------------------------------------------------------
+
+
+def _reject_constant(name: str) -> None:
+    raise AssertionError(f"bare {name} in a JSON document")
+
+
+def test_item5_info_reads_zarr_v2_and_attrs_are_strict_json(run_cli, tmp_path: Path) -> None:
+    import xarray as xr
+
+    from dsr import runstore
+    from dsr.zarrstore import write_dataset
+
+    ds = xr.Dataset({"x": (("time", "variable"), np.arange(20.0).reshape(10, 2))}, attrs={"dt": 0.5})
+    ds.to_zarr(tmp_path / "v2.zarr", zarr_format=2, consolidated=False)
+    result = run_cli("info", tmp_path / "v2.zarr", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["dt"] == 0.5
+    assert run_cli("info", tmp_path / "v2.zarr").code == 0
+    # NaN attributes are stored as null, in data stores and in a run's root attributes.
+    write_dataset(ds.assign_attrs(score=float("nan")), tmp_path / "nan.zarr")
+    json.loads((tmp_path / "nan.zarr" / "zarr.json").read_text(), parse_constant=_reject_constant)
+    runstore.create(tmp_path / "run.zarr", {"final_metrics": {"d_stsp": float("nan")}})
+    runstore.update_attrs(tmp_path / "run.zarr", score=float("inf"))
+    json.loads((tmp_path / "run.zarr" / "zarr.json").read_text(), parse_constant=_reject_constant)
+    assert runstore.read_attrs(tmp_path / "run.zarr")["final_metrics"] == {"d_stsp": None}
+    assert run_cli("info", tmp_path / "run.zarr").code == 0

@@ -85,7 +85,10 @@ def _print_run_summary(summary: dict) -> None:
     console.print(f"  data: {attrs.get('data_path')}  epochs: {summary['epochs_done']}/{config.get('epochs')}  "
                   f"device: {attrs.get('device')}  seed: {attrs.get('seed')}")
     console.print(f"  versions: {', '.join(f'{k} {v}' for k, v in attrs.get('versions', {}).items())}")
-    console.print(f"  checkpoints: {', '.join(summary['checkpoints']) or '-'}  analyses: {', '.join(summary['analyses']) or '-'}")
+    console.print(
+        f"  checkpoints: {', '.join(summary['checkpoints']) or '-'}  analyses: {', '.join(summary['analyses']) or '-'}"
+        f"  evaluations: {', '.join(summary['evaluations']) or '-'}"
+    )
     if attrs.get("final_metrics"):
         metrics = ", ".join(f"{k} {_number(v)}" for k, v in attrs["final_metrics"].items())
         console.print(f"  final metrics (best member {attrs.get('best_member')}): {metrics}")
@@ -324,6 +327,7 @@ def evaluate_command(
     for row in table["rows"]:
         out.add_row(row["checkpoint"], str(row["member"]), f"{row['d_stsp']:.4g}", f"{row['d_h']:.4g}", f"{row['pe']:.4g}")
     Console().print(out)
+    typer.echo(f"stored as {table['group']} in {run} (the fit's final metrics are unchanged)")
 
 
 @app.command("analyze")

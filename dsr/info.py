@@ -41,6 +41,7 @@ def describe_run(path: str | os.PathLike) -> dict:
         "epochs_done": 0 if history is None else int(history["epoch"].values[-1]),
         "checkpoints": runstore.list_groups(path, runstore.PARAMS),
         "analyses": runstore.list_groups(path, runstore.ANALYSIS),
+        "evaluations": runstore.list_groups(path, runstore.EVALUATIONS),
         "attrs": attrs,
     }
 

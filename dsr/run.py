@@ -87,22 +87,36 @@ class Run:
         return x if standardized else self.unstandardize(x)
 
 
+def evaluation_name(steps: int | None, test: str | os.PathLike | None) -> str:
+    """The group name under ``evaluations/`` of an evaluation with these settings."""
+    parts = ["full" if steps is None else f"steps-{steps}"]
+    if test is not None:
+        parts.append(f"test-{Path(test).stem}")
+    return "-".join(parts)
+
+
 def evaluate_run(path: str | os.PathLike, test: str | os.PathLike | None = None, steps: int | None = None) -> dict:
-    """Evaluate the best and last checkpoints of a run on its test data (or ``test``); store and return the table."""
+    """Evaluate the best and last checkpoints of a run on its test data (or ``test``); store and return the table.
+
+    The table is stored as ``evaluations/<name>`` (:func:`evaluation_name`, settings in its
+    attrs); the fit's own final evaluation (``metrics`` and the root attr ``final_metrics``) stays.
+    """
     from dsr.fitting import checkpoint_metrics, prepare_data
 
     run = Run(path)
     config = run.config
-    test = test if test is not None else run.attrs.get("test_path")
-    _, held_out, _, _ = prepare_data(config, Path(run.attrs["data_path"]), None if test is None else Path(test))
+    test_path = test if test is not None else run.attrs.get("test_path")
+    _, held_out, _, _ = prepare_data(config, Path(run.attrs["data_path"]), None if test_path is None else Path(test_path))
     metrics = checkpoint_metrics({c: run.load_model(c) for c in ("best", "last")}, held_out, steps, config.pe_steps)
-    runstore.write_group(run.path, runstore.METRICS, metrics)
+    metrics.attrs["test_path"] = None if test is None else str(Path(test).resolve())
+    group = f"{runstore.EVALUATIONS}/{evaluation_name(steps, test)}"
+    runstore.write_group(run.path, group, metrics)
     rows = [
         {"checkpoint": str(c), "member": int(m), **{k: float(metrics[k].sel(checkpoint=c, member=m)) for k in metrics.data_vars}}
         for c in metrics["checkpoint"].values
         for m in metrics["member"].values
     ]
-    return {"path": str(run.path), "pe_steps": config.pe_steps, "steps": steps, "rows": rows}
+    return {"path": str(run.path), "group": group, "pe_steps": config.pe_steps, "steps": steps, "rows": rows}
 
 
 def load_run(path: str | os.PathLike) -> Run:

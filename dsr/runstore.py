@@ -11,7 +11,8 @@ One Zarr (format 3) store per fit, laid out as::
         state/<name>/             resumable training state (optimizer moments, RNG states)
         history/                  per-epoch loss, alpha, learning rate, gradient norm, metrics
         trajectory/               a long free run of the best model
-        metrics/                  final metrics
+        metrics/                  final metrics (the fit's own evaluation; root attr final_metrics)
+        evaluations/<name>/       later evaluations (`dsr evaluate`), named after their settings
         analysis/<name>/          one group per analysis, settings in its attrs
 
 Every reader and writer goes through this module. Each group is written whole to a
@@ -58,6 +59,7 @@ STATE = "state"
 HISTORY = "history"
 TRAJECTORY = "trajectory"
 METRICS = "metrics"
+EVALUATIONS = "evaluations"
 ANALYSIS = "analysis"
 _PARENT_GROUPS = (PARAMS, STATE, ANALYSIS)
 CHECKPOINT = ".checkpoint"

@@ -188,3 +188,24 @@ def test_item5_info_reads_zarr_v2_and_attrs_are_strict_json(run_cli, tmp_path: P
     json.loads((tmp_path / "run.zarr" / "zarr.json").read_text(), parse_constant=_reject_constant)
     assert runstore.read_attrs(tmp_path / "run.zarr")["final_metrics"] == {"d_stsp": None}
     assert run_cli("info", tmp_path / "run.zarr").code == 0
+
+
+# --- item 7: dsr evaluate keeps the fit's final metrics ------------------------------------------------------------
+
+
+def test_item7_evaluate_steps_is_a_separate_entry(lorenz_store: Path, tmp_path: Path, run_cli) -> None:
+    import xarray as xr
+
+    from dsr import runstore
+
+    assert run_cli("fit", lorenz_store, *SMALL_FIT, "--out", tmp_path, "--name", "e", "--quiet").code == 0
+    path = tmp_path / "e.zarr"
+    before = runstore.read_attrs(path)["final_metrics"], runstore.read_group(path, "metrics")
+    result = run_cli("evaluate", path, "--steps", "300", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["group"] == "evaluations/steps-300"
+    assert runstore.read_attrs(path)["final_metrics"] == before[0]
+    xr.testing.assert_identical(runstore.read_group(path, "metrics"), before[1])
+    assert runstore.read_group(path, "evaluations/steps-300").attrs["steps"] == 300
+    info = json.loads(run_cli("info", path, "--json").out)
+    assert info["evaluations"] == ["steps-300"] and info["attrs"]["final_metrics"] == before[0]

@@ -118,7 +118,7 @@ def test_evaluate_command_stores_and_prints(lorenz_store: Path, tmp_path: Path, 
     rows = json.loads(result.out)["rows"]
     assert [r["checkpoint"] for r in rows] == ["best", "last"]
     assert all(r["d_stsp"] >= 0 and r["pe"] >= 0 for r in rows)
-    assert runstore.read_group(path, "metrics").attrs["steps"] == 300
+    assert runstore.read_group(path, "evaluations/steps-300").attrs["steps"] == 300
 
 
 # --- reproducibility ----------------------------------------------------------------------------------

@@ -268,15 +268,18 @@ def fit_command(
         if given or config is not None:
             raise DsrError(f"--resume continues a run with its stored configuration; drop {', '.join(given) or '--config'}")
         progress = make_progress(f"resume {resume.name}", 10, quiet)
-        path = _with_progress(progress, resume, lambda: resume_fit(resume, progress=progress))
+        status = None if progress is None else progress.status
+        path = _with_progress(progress, resume, lambda: resume_fit(resume, progress=progress, status=status))
     else:
         if data is None:
             raise DsrError("give a data store to train on (dsr fit DATA.zarr), or continue a run with dsr fit --resume RUN")
         cfg = resolve_config(config, **options)
         path = out / f"{name or default_name(data, cfg)}.zarr"
         progress = make_progress(f"fit {data.name}", cfg.eval_every, quiet)
+        status = None if progress is None else progress.status
         path = _with_progress(
-            progress, path, lambda: fit(data, cfg, test=test, out=out, name=path.stem, progress=progress, overwrite=overwrite)
+            progress, path,
+            lambda: fit(data, cfg, test=test, out=out, name=path.stem, progress=progress, overwrite=overwrite, status=status),
         )
     _report_run(path, json_)
 

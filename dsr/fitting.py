@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +31,9 @@ from dsr.training.forcing import predictability_tau
 from dsr.training.paths import resolve_kernel
 from dsr.training.trainer import ProgressCallback, Trainer
 from dsr.zarrstore import require_separate
+
+StatusCallback = Callable[[str], None]
+"""Receives one line of text on a stage of a fit that takes time without epochs."""
 
 
 GPU_MIN_ENSEMBLE = 32
@@ -129,8 +133,13 @@ def fit(
     name: str | None = None,
     progress: ProgressCallback | None = None,
     overwrite: bool = False,
+    status: StatusCallback | None = None,
 ) -> Path:
-    """Train a model on the data store ``data``; return the path of the finished run store."""
+    """Train a model on the data store ``data``; return the path of the finished run store.
+
+    ``progress`` receives each epoch's summary, ``status`` a line on each stage that takes time
+    without epochs (compiling, the final evaluation, writing the trajectory).
+    """
     config = config or FitConfig()
     data = Path(data)
     if name is not None and (name in ("", ".", "..") or name.startswith(".") or Path(name).name != name or "\\" in name):
@@ -165,11 +174,11 @@ def fit(
     }
     with runstore.locked(path, "dsr fit"):
         runstore.create(path, attrs, overwrite=overwrite)
-        _run(Trainer(model, train, held_out, config, str(path), tau=tau, progress=progress), path)
+        _run(Trainer(model, train, held_out, config, str(path), tau=tau, progress=progress), path, status)
     return path
 
 
-def resume(path: str | Path, progress: ProgressCallback | None = None) -> Path:
+def resume(path: str | Path, progress: ProgressCallback | None = None, status: StatusCallback | None = None) -> Path:
     """Continue an interrupted (or failed) run from its last complete checkpoint to its configured epochs.
 
     A run stopped before its first checkpoint starts again from its (seeded) initialisation,
@@ -177,10 +186,10 @@ def resume(path: str | Path, progress: ProgressCallback | None = None) -> Path:
     """
     path = runstore.require_run(path)
     with runstore.locked(path, "dsr fit --resume"):
-        return _resume(path, progress)
+        return _resume(path, progress, status)
 
 
-def _resume(path: Path, progress: ProgressCallback | None) -> Path:
+def _resume(path: Path, progress: ProgressCallback | None, status: StatusCallback | None) -> Path:
     runstore.recover(path)
     attrs = runstore.read_attrs(path)
     if attrs["status"] == "finished":
@@ -194,14 +203,25 @@ def _resume(path: Path, progress: ProgressCallback | None) -> Path:
     if runstore.has_group(path, f"{runstore.STATE}/last"):
         trainer.load()
     runstore.update_attrs(path, status="running")
-    _run(trainer, path)
+    _run(trainer, path, status)
     return path
 
 
-def _run(trainer: Trainer, path: Path) -> None:
+def _say(status: StatusCallback | None, text: str) -> None:
+    if status is not None:
+        status(text)
+
+
+def _run(trainer: Trainer, path: Path, status: StatusCallback | None = None) -> None:
+    config = trainer.config
+    _say(
+        status,
+        f"training {config.ensemble} {config.model} model(s) for {config.epochs} epochs on {next(trainer.model.parameters()).device.type}; "
+        "the first epoch also compiles the kernels (about 30 s after installing or upgrading dsr)",
+    )
     try:
         trainer.run()
-        finish(trainer, path)
+        finish(trainer, path, status)
     except KeyboardInterrupt:
         runstore.update_attrs(path, status="interrupted")
         raise
@@ -234,14 +254,17 @@ def checkpoint_metrics(models: dict[str, LatentModel], test: TimeSeries, steps: 
     return metrics
 
 
-def finish(trainer: Trainer, path: Path) -> None:
+def finish(trainer: Trainer, path: Path, status: StatusCallback | None = None) -> None:
     """Final metrics of the best and last checkpoints on the whole test set, and the best free run."""
     model, config = trainer.model, trainer.config
     best = from_dataset(trainer.best_params, device=next(model.parameters()).device)
-    metrics = checkpoint_metrics({"best": best, "last": model}, trainer.test, None, config.pe_steps)
+    test = trainer.test
+    _say(status, f"evaluating the best and last checkpoints on the whole test set ({test.n_trials} x {test.n_time} steps)")
+    metrics = checkpoint_metrics({"best": best, "last": model}, test, None, config.pe_steps)
     member = metrics.attrs["best_member"]
     runstore.write_group(path, runstore.METRICS, metrics)
-    runstore.write_group(path, runstore.TRAJECTORY, trajectory_dataset(best, member, trainer.test))
+    _say(status, f"writing the free run of the best member ({member}) to {path / runstore.TRAJECTORY}")
+    runstore.write_group(path, runstore.TRAJECTORY, trajectory_dataset(best, member, test))
     final = {name: float(metrics[name].sel(checkpoint="best", member=member)) for name in metrics.data_vars}
     runstore.update_attrs(path, best_member=member, final_metrics=final)
 

@@ -209,3 +209,21 @@ def test_item7_evaluate_steps_is_a_separate_entry(lorenz_store: Path, tmp_path: 
     assert runstore.read_group(path, "evaluations/steps-300").attrs["steps"] == 300
     info = json.loads(run_cli("info", path, "--json").out)
     assert info["evaluations"] == ["steps-300"] and info["attrs"]["final_metrics"] == before[0]
+
+
+# --- item 8: a fit says what it is doing between epochs -----------------------------------------------------------
+
+
+def test_item8_fit_reports_compiling_evaluating_and_writing(lorenz_store: Path, tmp_path: Path, run_cli, monkeypatch) -> None:
+    import sys
+
+    for terminal in (False, True):  # plain lines, and the rich bar's console
+        monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal)
+        result = run_cli("fit", lorenz_store, *SMALL_FIT, "--out", tmp_path, "--name", f"s{terminal}")
+        assert result.code == 0, result.err
+        lines = result.err.splitlines()
+        stages = ["compiles the kernels", "evaluating the best and last checkpoints", "writing the free run of the best member"]
+        positions = [next(i for i, line in enumerate(lines) if stage in line) for stage in stages]
+        assert positions == sorted(positions)
+        between = "".join(lines[positions[0] : positions[1]])  # the epochs come between compiling and evaluating
+        assert ("fit lorenz.zarr" if terminal else "epoch 3/3") in between

@@ -303,7 +303,8 @@ def test_fused_fit_equals_autograd_fit(lorenz_store: Path, tmp_path: Path) -> No
      ("plrnn", {"latent": 3}), ("plrnn", {"latent": 4, "mean_centering": True}), ("dendplrnn", {"latent": 3, "bases": 2})],
 )
 def test_agtf_estimate_of_the_kernel_equals_the_torch_one(kind: str, options: dict) -> None:
-    """α̂ from the kernel's log-norms equals α̂ from torch's Jacobians and spectral norms."""
+    """α̂ from the kernel's log-norms equals α̂ from torch's Jacobians and spectral norms (closed form for M ≤ 3;
+    Lanczos with M ≤ LANCZOS_STEPS steps, whose Krylov space is the whole space, above)."""
     from dsr.training.forcing import alpha_estimate
 
     model = make_model(kind, n_obs=2, seeds=[0, 1], dtype=torch.float64, **options)
@@ -315,3 +316,28 @@ def test_agtf_estimate_of_the_kernel_equals_the_torch_one(kind: str, options: di
     expected = alpha_estimate(model, x, "autograd")
     assert torch.all(expected > 0.05)  # a bound above 1: the comparison is not of two clamped zeros
     torch.testing.assert_close(alpha_estimate(model, x, "fused"), expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("latent", [20, 64])
+def test_agtf_estimate_by_lanczos_within_the_stated_tolerance(kind: str, latent: int) -> None:
+    """Above M = LANCZOS_STEPS the kernel's norms are Lanczos estimates: α̂ within 1e-2 of the exact one
+    (kernel_plrnn.LANCZOS_STEPS states it), and never above it (Ritz values are lower bounds)."""
+    from dsr.training.forcing import alpha_estimate, spectral_norms
+    from dsr.training.kernel_plrnn import LANCZOS_STEPS
+
+    options = dict(KINDS[kind])
+    model = make_model(options.pop("kind"), n_obs=latent, latent=latent, seeds=[0, 1], dtype=torch.float64, **options)
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for p in model.parameters():  # crowded singular values: the hard case for a Krylov method
+            p.add_(1.5 / latent**0.5 * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+        x = torch.cumsum(0.3 * torch.randn(2, 4, 31, latent, generator=gen, dtype=torch.float64), dim=2)
+        expected = alpha_estimate(model, x[:, :, 1:], "autograd")
+        assert torch.any(expected > 0.05)  # not only clamped zeros
+        estimate = alpha_estimate(model, x[:, :, 1:], "fused")
+        torch.testing.assert_close(estimate, expected, rtol=0.0, atol=1e-2)
+        zhat = model.forcing_signal(x[:, :, 1:], partial=False)
+        exact = torch.log(spectral_norms(model.jacobian(zhat))).mean(-1)
+        assert LANCZOS_STEPS < latent
+        assert torch.all(fused.fused_log_norms(model, zhat) <= exact + 1e-12)

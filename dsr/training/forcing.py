@@ -76,7 +76,8 @@ def alpha_estimate(model: LatentModel, x: Tensor, kernel: str = "autograd") -> T
     """α̂ = max(0, 1 − 1/G) per member, G the product upper bound at the data-inferred states of x.
 
     G = max over windows of the geometric mean over time of ‖J(ẑ_t)‖₂; with ``kernel="fused"`` the
-    log-norms come from the Numba kernel (``dsr.training.fused.fused_log_norms``), else from torch.
+    log-norms come from the Numba kernel (``dsr.training.fused.fused_log_norms``: exact for M ≤ 8,
+    Lanczos estimates within a stated tolerance above, at O(M·L) per state), else exactly from torch.
     """
     zhat = model.forcing_signal(x, partial=False)
     if kernel == "fused":

@@ -263,18 +263,21 @@ class _FusedLoss(torch.autograd.Function):
         )
 
 
-def fused_log_norms(model: LatentModel, states: Tensor) -> Tensor:
+def fused_log_norms(model: LatentModel, states: Tensor, steps: int = kernel_plrnn.LANCZOS_STEPS) -> Tensor:
     """(1/T) Σ_t log ‖J(z_t)‖₂ per member and window, (E, S), of the states (E, S, T, M), by the kernel.
 
-    The aGTF bound's expensive part (``dsr.training.forcing.alpha_estimate``): one compiled pass
-    instead of building E·S·T Jacobians in torch.
+    The aGTF bound's expensive part (``dsr.training.forcing.alpha_estimate``): one compiled pass over
+    the windows in lanes, at the cost of a few model steps per state (``steps`` Lanczos steps, see
+    ``kernel_plrnn.jacobian_log_norms``), instead of building E·S·T Jacobians in torch.
     """
     (A, V, UT, theta, h), unit = _UNIT_FORMS[model.kind](model)
-    arrays = tuple(_array(p) for p in (A, V, UT, theta, h))
-    zhat = _array(states)
-    out = np.empty(zhat.shape[:2])
-    _in_parallel(kernel_plrnn.jacobian_log_norms, zhat.shape[0] * zhat.shape[1], zhat, arrays, unit, out)
-    return torch.from_numpy(out)
+    dtype = _kernel_dtype(A)
+    arrays, unit = tuple(_array(p, dtype) for p in (A, V, UT, theta, h)), tuple(c.astype(dtype) for c in unit)
+    zhat = _to_lanes(_array(states, dtype))
+    n_members, n_windows = states.shape[:2]
+    out = np.empty((zhat.shape[0], zhat.shape[-1]))
+    _in_parallel(kernel_plrnn.jacobian_log_norms, zhat.shape[0], zhat.shape[0] // n_members, zhat, arrays, unit, steps, out)
+    return torch.from_numpy(_from_lanes(out, n_members, n_windows))
 
 
 def _observation(model: LatentModel) -> tuple[Tensor, Tensor]:

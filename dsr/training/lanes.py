@@ -12,7 +12,7 @@ bytes, one AVX-512 register or two AVX2 ones), and the few operations the kernel
   ``lanes(a.dtype)``) at ``index`` (an integer or a tuple of ``a.ndim − 1`` integers), as one vector
   load or store;
 - ``splat(a, x)``: x in every lane of a vector of ``a``'s dtype;
-- ``add``, ``sub``, ``mul``, ``fma(acc, a, b) = acc + a b``: lane by lane; any argument but one may
+- ``add``, ``sub``, ``mul``, ``div``, ``fma(acc, a, b) = acc + a b``: lane by lane; any argument but one may
   be a scalar (broadcast, cast to the vectors' dtype);
 - ``relu(v) = [v]_+`` and ``step(v) = 1[v > 0]`` (both 0 for NaN; the linear parts of the recursion
   still carry a NaN to the loss).
@@ -115,6 +115,11 @@ def sub(typingctx, a, b):
 @intrinsic
 def mul(typingctx, a, b):
     return _lanewise(lambda builder, x, y: builder.fmul(x, y, flags=_FLAGS))(typingctx, a, b)
+
+
+@intrinsic
+def div(typingctx, a, b):
+    return _lanewise(lambda builder, x, y: builder.fdiv(x, y, flags=_FLAGS))(typingctx, a, b)
 
 
 @intrinsic

@@ -234,5 +234,5 @@ def to_dataset(
     if values.ndim == 3:
         coords["trial"] = ("trial", np.arange(values.shape[0]))
     ds = xr.Dataset({name: (dims, values.astype(dtype))}, coords=coords)
-    ds.attrs = {"Conventions": "CF-1.12", "dt": float(dt), **(attrs or {})}
+    ds.attrs = {"dt": float(dt), **(attrs or {})}
     return ds

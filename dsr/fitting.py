@@ -270,7 +270,10 @@ def finish(trainer: Trainer, path: Path, status: StatusCallback | None = None) -
 
 
 def trajectory_dataset(model: LatentModel, member: int, test: TimeSeries, min_steps: int = 10_000) -> xr.Dataset:
-    """A free run of ``member`` as long as the first test trial (at least ``min_steps``), after a transient."""
+    """A free run of ``member`` as long as the first test trial (at least ``min_steps``), after a transient.
+
+    Its ``time`` coordinate counts from the start of the run (transient included) in the data's dt.
+    """
     steps = max(test.n_time, min_steps)
     inputs = None if test.inputs is None else np.resize(test.inputs[0], (steps // 4 + steps, test.inputs.shape[-1]))
     obs, latent = free_run(model, test.values[0, 0], steps, steps // 4, inputs)
@@ -284,6 +287,9 @@ def trajectory_dataset(model: LatentModel, member: int, test: TimeSeries, min_st
             "z": (("time", "latent"), latent[member].astype(np.float32)),
             "pattern": (("time", "unit"), pattern.cpu().numpy().astype(np.uint8)),
         },
-        coords={"variable": np.array(test.variables, dtype=object)},
-        attrs={"member": member, "checkpoint": "best", "standardized": True, "transient": steps // 4},
+        coords={
+            "time": ("time", (steps // 4 + np.arange(steps)) * test.dt, {"long_name": "time since the start of the free run"}),
+            "variable": np.array(test.variables, dtype=object),
+        },
+        attrs={"member": member, "checkpoint": "best", "standardized": True, "transient": steps // 4, "dt": test.dt},
     )

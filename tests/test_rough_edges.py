@@ -227,3 +227,20 @@ def test_item8_fit_reports_compiling_evaluating_and_writing(lorenz_store: Path, 
         assert positions == sorted(positions)
         between = "".join(lines[positions[0] : positions[1]])  # the epochs come between compiling and evaluating
         assert ("fit lorenz.zarr" if terminal else "epoch 3/3") in between
+
+
+# --- item 9: no false CF claim; the trajectory has a time axis ---------------------------------------------------------
+
+
+def test_item9_no_cf_claim_and_trajectory_has_time(lorenz_store: Path, tmp_path: Path) -> None:
+    from dsr.fitting import trajectory_dataset
+    from dsr.zarrstore import open_store
+
+    assert "Conventions" not in open_store(lorenz_store).attrs  # the attrs (dicts, booleans) do not follow CF
+    model = make_model("clipped-shplrnn", n_obs=3, latent=3, hidden=8, ensemble=2, seeds=0, dtype=torch.float64)
+    series = _lorenz_series()
+    trajectory = trajectory_dataset(model, 1, series, min_steps=400)
+    assert trajectory.attrs["dt"] == series.dt
+    time = trajectory["time"].values
+    assert time.shape == (600,) and time[0] == pytest.approx(150 * series.dt)  # after the 600 // 4 transient steps
+    np.testing.assert_allclose(np.diff(time), series.dt)

@@ -244,3 +244,30 @@ def test_item9_no_cf_claim_and_trajectory_has_time(lorenz_store: Path, tmp_path:
     time = trajectory["time"].values
     assert time.shape == (600,) and time[0] == pytest.approx(150 * series.dt)  # after the 600 // 4 transient steps
     np.testing.assert_allclose(np.diff(time), series.dt)
+
+
+# --- item 10: the public API is discoverable, typed, licensed and citable -------------------------------------------
+
+
+def test_item10_public_api_is_discoverable() -> None:
+    import subprocess
+    import sys
+    import tomllib
+
+    import dsr
+    from dsr.training.config import FitConfig
+
+    assert {"fit", "resume", "load_run", "analyze", "evaluate_run", "Run", "FitConfig", "import_file"} <= set(dsr.__all__)
+    assert set(dsr.__all__) <= set(dir(dsr))
+    assert all(getattr(dsr, name) is not None for name in dsr.__all__)
+    assert dsr.FitConfig is FitConfig
+    # Still light: importing dsr and listing its API imports neither torch nor xarray.
+    code = "import sys, dsr; dir(dsr); print(sorted(m for m in ('torch', 'xarray') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    root = Path(__file__).resolve().parent.parent
+    assert (Path(dsr.__file__).parent / "py.typed").is_file()
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert "py.typed" in project["tool"]["setuptools"]["package-data"]["dsr"]
+    assert project["project"]["license"] == "MIT" and "MIT License" in (root / "LICENSE").read_text()
+    citation = (root / "CITATION.cff").read_text()
+    assert "cff-version: 1.2.0" in citation and f'version: "{dsr.__version__}"' in citation

@@ -26,6 +26,7 @@ from dsr.app.runview import RunView
 from dsr.app.scene import Scene, run_scene
 from dsr.app.style import MODEL_COLOR, STABLE_COLOR, TRUTH_COLOR, UNSTABLE_COLOR
 from dsr.errors import DsrError
+from dsr.zarrstore import require_separate
 
 POINTS = 20_000
 """States per curve in the 3-D panel (the last ones, see ``decimate.tail``): vector output stays a few MB."""
@@ -130,6 +131,7 @@ def write_figures(run_path: str | os.PathLike, out_path: str | os.PathLike) -> P
     formats = Figure().canvas.get_supported_filetypes()
     if out.suffix.lstrip(".").lower() not in formats:
         raise DsrError(f"cannot write '{out.suffix or out.name}' figures; end the output name with one of: .{', .'.join(sorted(formats))}")
+    require_separate(out, [run_path])
     run = RunView(runstore.require_run(run_path))
     scene = run_scene(run, panel_fixed_points.read(run) or [])
     with rc_context({"font.size": 7, "axes.titlesize": 8, "axes.spines.top": False, "axes.spines.right": False}):

@@ -259,7 +259,7 @@ def fit_command(
     **options: Any,
 ) -> None:
     """Train a PLRNN-family model with generalized teacher forcing; write a run store."""
-    from dsr.fitting import default_name, fit, resume as resume_fit
+    from dsr.fitting import fit, resume as resume_fit, run_path
     from dsr.progress import make_progress
     from dsr.training.config import resolve_config
 
@@ -274,7 +274,7 @@ def fit_command(
         if data is None:
             raise DsrError("give a data store to train on (dsr fit DATA.zarr), or continue a run with dsr fit --resume RUN")
         cfg = resolve_config(config, **options)
-        path = out / f"{name or default_name(data, cfg)}.zarr"
+        path = run_path(out, name, data, cfg)
         progress = make_progress(f"fit {data.name}", cfg.eval_every, quiet)
         status = None if progress is None else progress.status
         path = _with_progress(

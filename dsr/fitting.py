@@ -124,6 +124,13 @@ def default_name(data: Path, config: FitConfig) -> str:
     return f"{data.stem}-{config.model}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
+def run_path(out: str | Path, name: str | None, data: Path, config: FitConfig) -> Path:
+    """``out/<name>.zarr``; ``name`` (default: :func:`default_name`) must be a plain file name."""
+    if name is not None and (name in ("", ".", "..") or name.startswith(".") or Path(name).name != name or "\\" in name):
+        raise DsrError(f"--name {name!r} must be a plain file name (no folders, not starting with '.'); choose the folder with --out")
+    return Path(out) / f"{name or default_name(data, config)}.zarr"
+
+
 def fit(
     data: str | Path,
     config: FitConfig | None = None,
@@ -142,8 +149,6 @@ def fit(
     """
     config = config or FitConfig()
     data = Path(data)
-    if name is not None and (name in ("", ".", "..") or name.startswith(".") or Path(name).name != name or "\\" in name):
-        raise DsrError(f"--name {name!r} must be a plain file name (no folders, not starting with '.'); choose the folder with --out")
     train, held_out, mean, scale = prepare_data(config, data, None if test is None else Path(test))
     if config.latent is None:
         # Store the resolved size, not "default".
@@ -156,7 +161,7 @@ def fit(
     if config.forcing == "stf":
         tau = config.tau or predictability_tau(train.values)
         train.require_length(tau, what="forcing interval tau")
-    path = Path(out) / f"{name or default_name(data, config)}.zarr"
+    path = run_path(out, name, data, config)
     require_separate(path, [data, test])
     attrs = {
         "config": config.model_dump(),

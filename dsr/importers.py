@@ -200,9 +200,10 @@ def import_file(
     A given ``dt`` that disagrees with the time column is an error.
     """
     from dsr.data import time_step, to_dataset
-    from dsr.zarrstore import write_dataset
+    from dsr.zarrstore import require_separate, write_dataset
 
     path, out = Path(path), Path(out)
+    require_separate(out, [path])
     if dt is not None and not dt > 0:
         raise DsrError(f"--dt {dt} must be positive")
     imported = read_array_file(path, header=header, time_column=time_column)

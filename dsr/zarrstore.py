@@ -49,6 +49,16 @@ def require_store(path: str | os.PathLike) -> Path:
     return path
 
 
+def require_separate(output: str | os.PathLike, inputs: list[str | os.PathLike | None]) -> None:
+    """Refuse an output path that is, contains or lies inside one of the inputs (links resolved)."""
+    out = Path(output).resolve()
+    for source in filter(None, inputs):
+        src = Path(source).resolve()
+        relation = "is" if out == src else "lies inside" if src in out.parents else "contains" if out in src.parents else None
+        if relation:
+            raise DsrError(f"the output {output} {relation} the input {source}; choose an output path outside the inputs")
+
+
 def open_store(path: str | os.PathLike, group: str | None = None) -> xr.Dataset:
     """Open a Zarr store (format 3 or 2) or one of its groups lazily."""
     path = require_store(path)

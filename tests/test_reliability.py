@@ -201,3 +201,52 @@ def test_a_stale_lock_of_a_dead_process_is_reported_and_taken_over(run_cli, data
     result = run_cli(*_fit_args(data, toml, tmp_path, "run"))
     assert result.code == 0 and f"stale lock of process {dead} on h" in result.err
     assert not lock.exists()
+
+
+# --- inputs are never outputs ----------------------------------------------------------------------------
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+SEPARATE_CASES = {
+    # name: (files to lay out as data stores or arrays, command with {t} for the folder, expected relation)
+    "fit onto its data": (["d/mydata.zarr"], "fit {t}/d/mydata.zarr --out {t}/d --name mydata --overwrite", "is the input"),
+    "fit into its data": (["d.zarr"], "fit {t}/d.zarr --out {t}/d.zarr --name r", "lies inside the input"),
+    "fit over a folder holding its data": (["r.zarr/d.zarr"], "fit {t}/r.zarr/d.zarr --out {t} --name r --overwrite", "contains the input"),
+    "fit onto its test store": (["d.zarr", "t.zarr"], "fit {t}/d.zarr --test {t}/t.zarr --out {t} --name t --overwrite", "is the input"),
+    "fit through a link to its data": (["d/x.zarr", "link->d"], "fit {t}/d/x.zarr --out {t}/link --name x --overwrite", "is the input"),
+    "import onto its file": (["a.npy"], "import {t}/a.npy -o {t}/a.npy --overwrite", "is the input"),
+    "import over the folder of its file": (["f/a.npy"], "import {t}/f/a.npy -o {t}/f --overwrite", "contains the input"),
+}
+
+
+@pytest.mark.parametrize("case", SEPARATE_CASES)
+def test_an_output_that_is_contains_or_lies_inside_an_input_is_refused(run_cli, tmp_path: Path, case: str) -> None:
+    layout, command, relation = SEPARATE_CASES[case]
+    for item in layout:
+        target = tmp_path / item
+        if "->" in item:
+            link, dest = item.split("->")
+            (tmp_path / link).symlink_to(tmp_path / dest)
+        elif item.endswith(".npy"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            np.save(target, np.random.default_rng(0).normal(size=(300, 2)))
+        else:
+            write_dataset(simulate("lorenz63", 400, noise=0.05, seed=0), target)
+    before = _snapshot(tmp_path)
+    _one_line(run_cli(*command.format(t=tmp_path).split()), relation, "choose an output path outside the inputs")
+    assert _snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("name", ["../x", "/tmp/abs", "a/b", ".", "..", ".hidden", "", "a\\b"])
+def test_run_name_must_be_a_plain_name(run_cli, data: Path, toml: Path, tmp_path: Path, name: str) -> None:
+    out = tmp_path / "runs"
+    _one_line(run_cli(*_fit_args(data, toml, out, name)), "must be a plain file name")
+    assert not out.exists() and not (tmp_path / "x.zarr").exists()
+
+
+def test_plot_into_its_run_is_refused(run_cli, data: Path, toml: Path, tmp_path: Path) -> None:
+    assert run_cli(*_fit_args(data, toml, tmp_path, "run")).code == 0
+    _one_line(run_cli("plot", tmp_path / "run.zarr", "-o", tmp_path / "run.zarr" / "fig.pdf"), "lies inside the input")

@@ -253,6 +253,9 @@ def fit_command(
     config: Annotated[Optional[Path], typer.Option(help="TOML file with any of the fit configuration options (keys = option names with _).")] = None,
     test: Annotated[Optional[Path], typer.Option(help="Held-out test store (default: the last test_fraction of the data).")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue this run store from its last checkpoint, with its stored configuration.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --resume: accept changed data, another DATA or options that differ from the run's (recorded in the run).")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
     overwrite: OverwriteOption = False,
     json_: JsonOption = False,
@@ -264,12 +267,15 @@ def fit_command(
     from dsr.training.config import resolve_config
 
     if resume is not None:
-        given = [f"--{k.replace('_', '-')}" for k, v in options.items() if v is not None]
-        if given or config is not None:
-            raise DsrError(f"--resume continues a run with its stored configuration; drop {', '.join(given) or '--config'}")
+        if config is not None:
+            raise DsrError("--resume continues a run with its stored configuration; drop --config")
+        changes = {k: v for k, v in options.items() if v is not None}
         progress = make_progress(f"resume {resume.name}", 10, quiet)
         status = None if progress is None else progress.status
-        path = _with_progress(progress, resume, lambda: resume_fit(resume, progress=progress, status=status))
+        path = _with_progress(
+            progress, resume,
+            lambda: resume_fit(resume, progress=progress, status=status, data=data, changes=changes, force=force),
+        )
     else:
         if data is None:
             raise DsrError("give a data store to train on (dsr fit DATA.zarr), or continue a run with dsr fit --resume RUN")

@@ -183,25 +183,72 @@ def fit(
     return path
 
 
-def resume(path: str | Path, progress: ProgressCallback | None = None, status: StatusCallback | None = None) -> Path:
+STRUCTURAL_FIELDS = (
+    "model", "latent", "hidden", "relus", "bases", "observation", "inputs", "var", "ensemble", "seed", "dtype",
+    "batch_size", "sequence_length",
+)
+"""Settings a checkpoint's parameters, optimizer moments or window sampler are shaped by: a resume cannot change them."""
+
+
+def resume(
+    path: str | Path,
+    progress: ProgressCallback | None = None,
+    status: StatusCallback | None = None,
+    *,
+    data: str | Path | None = None,
+    changes: dict | None = None,
+    force: bool = False,
+) -> Path:
     """Continue an interrupted (or failed) run from its last complete checkpoint to its configured epochs.
 
     A run stopped before its first checkpoint starts again from its (seeded) initialisation,
-    which gives the same result as the uninterrupted fit.
+    which gives the same result as the uninterrupted fit. The data must hash as when the run
+    started, ``data`` (if given) must be the run's data store and ``changes`` (FitConfig fields)
+    must agree with the stored configuration; ``force`` accepts the difference (except in
+    :data:`STRUCTURAL_FIELDS`) and records it in the run's ``forced`` attribute.
     """
     path = runstore.require_run(path)
     with runstore.locked(path, "dsr fit --resume"):
-        return _resume(path, progress, status)
+        return _resume(path, progress, status, None if data is None else Path(data), changes or {}, force)
 
 
-def _resume(path: Path, progress: ProgressCallback | None, status: StatusCallback | None) -> Path:
+def _refuse_unless(force: bool, problem: str, forced: list[str]) -> None:
+    if not force:
+        raise DsrError(f"{problem}; pass --force to resume anyway (recorded in the run)")
+    forced.append(problem)
+
+
+def _resume(
+    path: Path, progress: ProgressCallback | None, status: StatusCallback | None, data: Path | None, changes: dict, force: bool
+) -> Path:
     runstore.recover(path)
     attrs = runstore.read_attrs(path)
     if attrs["status"] == "finished":
         raise DsrError(f"{path} is already finished; start a new fit instead of --resume")
-    config = FitConfig(**attrs["config"])
+    config, forced = FitConfig(**attrs["config"]), []
+    base = config.model_dump()
+    wanted = FitConfig(**{**base, **changes}).model_dump()
+    changed = {k: wanted[k] for k in changes if wanted[k] != base[k]}
+    if fixed := sorted(set(changed) & set(STRUCTURAL_FIELDS)):
+        raise DsrError(f"--resume cannot change {', '.join(fixed)} of {path} (its checkpoints are shaped by them); start a new fit")
+    if changed:
+        given = ", ".join(f"{k} {base[k]} -> {v}" for k, v in changed.items())
+        _refuse_unless(force, f"the options contradict the run's configuration ({given})", forced)
+        config = config.model_copy(update=changed)
+    stored = Path(attrs["data_path"])
+    if data is not None and data.resolve() != stored:
+        _refuse_unless(force, f"DATA {data} is not the run's data store {stored}", forced)
+        stored = data.resolve()
     test = attrs.get("test_path")
-    train, held_out, _, _ = prepare_data(config, Path(attrs["data_path"]), None if test is None else Path(test))
+    train, held_out, mean, scale = prepare_data(config, stored, None if test is None else Path(test))
+    if data_hash(train) != attrs.get("data_hash"):
+        _refuse_unless(force, f"the data in {stored} changed since the run started (content hash differs)", forced)
+    if forced:
+        runstore.update_attrs(
+            path, config=config.model_dump(), data_path=str(stored), data_hash=data_hash(train),
+            standardization={"mean": mean.tolist(), "scale": scale.tolist()},
+            forced=[*attrs.get("forced", []), {"at": runstore.now(), "what": forced}],
+        )
     torch.manual_seed(config.seed)
     model = build_model(config, train, resolve_device(config))
     trainer = Trainer(model, train, held_out, config, str(path), tau=attrs.get("tau"), progress=progress)

@@ -67,7 +67,8 @@ CHECKPOINT = ".checkpoint"
 MANIFEST = "manifest.json"
 
 
-def _now() -> str:
+def now() -> str:
+    """The current UTC time as an ISO 8601 string (seconds)."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -85,7 +86,7 @@ def create(path: str | os.PathLike, attrs: dict, overwrite: bool = False) -> Pat
     """Create an empty run store with status ``running`` and the given root attrs (under its lock)."""
     path = Path(path)
     remove_leftovers(path.parent, path.name)
-    root = {"schema_version": SCHEMA_VERSION, "dsr_store": STORE_KIND, "status": "running", "created": _now(), **attrs}
+    root = {"schema_version": SCHEMA_VERSION, "dsr_store": STORE_KIND, "status": "running", "created": now(), **attrs}
     with atomic_directory(path, overwrite=overwrite) as tmp:
         tmp.mkdir()
         _write_json_atomic(tmp / "zarr.json", _group_json(root))
@@ -142,7 +143,7 @@ def locked(path: str | os.PathLike, command: str) -> Iterator[None]:
         if stale:
             print(f"dsr: note: {path} had a stale lock of {_holder(stale)}, which ended without releasing it; taken over",
                   file=sys.stderr)
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command, "since": _now()}
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command, "since": now()}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
         yield
@@ -177,7 +178,7 @@ def update_attrs(path: str | os.PathLike, **attrs) -> None:
         raise ValueError(f"status {attrs['status']!r} is not one of {STATUSES}")
     path = Path(path)
     meta = json.loads((path / "zarr.json").read_text())
-    meta["attributes"] = {**meta.get("attributes", {}), **attrs, "updated": _now()}
+    meta["attributes"] = {**meta.get("attributes", {}), **attrs, "updated": now()}
     _write_json_atomic(path / "zarr.json", meta)
 
 

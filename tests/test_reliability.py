@@ -250,3 +250,41 @@ def test_run_name_must_be_a_plain_name(run_cli, data: Path, toml: Path, tmp_path
 def test_plot_into_its_run_is_refused(run_cli, data: Path, toml: Path, tmp_path: Path) -> None:
     assert run_cli(*_fit_args(data, toml, tmp_path, "run")).code == 0
     _one_line(run_cli("plot", tmp_path / "run.zarr", "-o", tmp_path / "run.zarr" / "fig.pdf"), "lies inside the input")
+
+
+# --- resume checks its data and options ------------------------------------------------------------------
+
+RESUME_CASES = {
+    # name: (extra arguments, change the data first, fragment of the refusal or None if accepted, forceable)
+    "data changed": ((), True, "changed since the run started", True),
+    "another DATA": (("{other}",), False, "is not the run's data store", True),
+    "the run's own DATA": (("{data}",), False, None, True),
+    "--epochs differs": (("--epochs", "3"), False, "contradict the run's configuration (epochs 2 -> 3)", True),
+    "--epochs agrees": (("--epochs", "2"), False, None, True),
+    "--model differs": (("--model", "alrnn"), False, "cannot change model", False),
+    "--seed differs": (("--seed", "7"), False, "cannot change seed", False),
+}
+
+
+@pytest.mark.parametrize("case", RESUME_CASES)
+def test_resume_checks_data_hash_and_contradicting_options(run_cli, toml: Path, tmp_path: Path, case: str) -> None:
+    extra, change_data, refusal, forceable = RESUME_CASES[case]
+    data, other = (write_dataset(simulate("lorenz63", 2500, noise=0.05, seed=s), tmp_path / f"d{s}.zarr") for s in (0, 1))
+    assert run_cli(*_fit_args(data, toml, tmp_path, "run")).code == 0
+    path = tmp_path / "run.zarr"
+    runstore.update_attrs(path, status="interrupted")
+    if change_data:
+        write_dataset(simulate("lorenz63", 2500, noise=0.05, seed=2), data, overwrite=True)
+    args = ["fit", *(a.format(data=data, other=other) for a in extra), "--resume", path, "--quiet"]
+    if refusal is None:
+        assert run_cli(*args).code == 0 and "forced" not in runstore.read_attrs(path)
+        return
+    _one_line(run_cli(*args), refusal, *(["pass --force"] if forceable else []))
+    assert runstore.read_attrs(path)["status"] == "interrupted"
+    result = run_cli(*args, "--force")
+    if not forceable:
+        _one_line(result, refusal)
+        return
+    assert result.code == 0, result.err
+    attrs = runstore.read_attrs(path)
+    assert attrs["status"] == "finished" and refusal in attrs["forced"][0]["what"][0]

@@ -116,7 +116,7 @@ def test_item4_resume_without_data_and_ctrl_c_names_the_run(lorenz_store: Path, 
     assert result.code == 0, result.err
     assert runstore.read_attrs(path)["status"] == "finished"
     assert_one_line_error(run_cli("fit"), "give a data store", "--resume RUN")
-    assert_one_line_error(run_cli("fit", "--resume", path, "--epochs", "9"), "drop --epochs")
+    assert_one_line_error(run_cli("fit", "--resume", path, "--config", path), "drop --config")
 
 
 # --- item 6: every FitConfig field is a dsr fit option ----------------------------------------------------------

@@ -26,7 +26,7 @@ from dsr.app.runview import RunView
 from dsr.app.scene import Scene, run_scene
 from dsr.app.style import MODEL_COLOR, STABLE_COLOR, TRUTH_COLOR, UNSTABLE_COLOR
 from dsr.errors import DsrError
-from dsr.zarrstore import require_separate
+from dsr.zarrstore import atomic_directory, require_separate
 
 POINTS = 20_000
 """States per curve in the 3-D panel (the last ones, see ``decimate.tail``): vector output stays a few MB."""
@@ -122,10 +122,12 @@ def _parameters(ax: Axes, run: RunView) -> None:
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def write_figures(run_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
+def write_figures(run_path: str | os.PathLike, out_path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write the key figures of the run store ``run_path`` to ``out_path`` (format from its suffix); return the path.
 
-    A path that is not a run store, or an unknown suffix, raises a one-line DsrError.
+    The file is written to a temporary sibling and renamed into place; an existing file is
+    replaced only with ``overwrite``. A path that is not a run store, an unknown suffix or an
+    existing output without ``overwrite`` raises a one-line DsrError.
     """
     out = Path(out_path)
     formats = Figure().canvas.get_supported_filetypes()
@@ -155,6 +157,6 @@ def write_figures(run_path: str | os.PathLike, out_path: str | os.PathLike) -> P
                 draw(ax, source)
             ax.set_title(f"({letter})", loc="left", fontsize=8, fontweight="bold")
         fig.suptitle(f"{run.name}: {run.config.get('model', '?')}, status {run.attrs.get('status', '?')}", fontsize=8)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=200)
+        with atomic_directory(out, overwrite=overwrite) as tmp:
+            fig.savefig(tmp, dpi=200, format=out.suffix.lstrip(".").lower())
     return out

@@ -55,17 +55,19 @@ def _number(value: float | None) -> str:
 
 
 def _print_summary(summary: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from dsr.console import stdout_console
+
+    console = stdout_console()
     dims = ", ".join(f"{k}={v}" for k, v in summary["dims"].items())
     console.print(f"[bold]{summary['path']}[/bold]  ({summary['kind']} store)  dims: {dims}  dt: {summary['dt']}")
     for key in ("system", "params", "noise", "seed", "integrator"):
         if key in summary["attrs"]:
             console.print(f"  {key}: {summary['attrs'][key]}")
     for name, var in summary["variables"].items():
-        table = Table(title=f"{name} {tuple(var['dims'])} {var['dtype']}", title_justify="left")
+        title = f"{name} {tuple(var['dims'])} {var['dtype']}"
+        table = Table(title=title, title_justify="left", min_width=len(title))  # the title on one line
         for col in ("column", "mean", "std", "min", "max", "NaN", "inf"):
             table.add_column(col, justify="left" if col == "column" else "right")
         for label, s in var.get("stats", {}).items():
@@ -74,9 +76,9 @@ def _print_summary(summary: dict) -> None:
 
 
 def _print_run_summary(summary: dict) -> None:
-    from rich.console import Console
+    from dsr.console import stdout_console
 
-    console = Console()
+    console = stdout_console()
     attrs = summary["attrs"]
     config = attrs.get("config", {})
     console.print(f"[bold]{summary['path']}[/bold]  (run store)  status: {summary['status']}")
@@ -174,14 +176,15 @@ def _list_systems(json_: bool) -> None:
     if json_:
         _print_json(rows)
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from dsr.console import stdout_console
 
     table = Table("system", "kind", "dim", "dt", "parameters", "description")
     for r in rows:
         params = ", ".join(f"{k}={v:g}" for k, v in r["params"].items())
         table.add_row(r["name"], r["kind"], str(r["dim"]), "-" if r["dt"] is None else f"{r['dt']:g}", params, r["description"])
-    Console().print(table)
+    stdout_console().print(table)
 
 
 @app.command("import")
@@ -329,13 +332,14 @@ def evaluate_command(
     if json_:
         _print_json(table)
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from dsr.console import stdout_console
 
     out = Table("checkpoint", "member", "D_stsp", "D_H", f"PE({table['pe_steps']})")
     for row in table["rows"]:
         out.add_row(row["checkpoint"], str(row["member"]), f"{row['d_stsp']:.4g}", f"{row['d_h']:.4g}", f"{row['pe']:.4g}")
-    Console().print(out)
+    stdout_console().print(out)
     typer.echo(f"stored as {table['group']} in {run} (the fit's final metrics are unchanged)")
 
 
@@ -379,11 +383,12 @@ def app_command(
 def plot_command(
     run: Annotated[Path, typer.Argument(help="A run store written by `dsr fit`.")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Figure file; the format follows the suffix (.pdf, .svg, .png).")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing figure file.")] = False,
 ) -> None:
     """Write the run page's key figures with matplotlib, for papers."""
     from dsr.app.paper_figures import write_figures
 
-    typer.echo(str(write_figures(run, out)))
+    typer.echo(str(write_figures(run, out, overwrite=overwrite)))
 
 
 def main() -> None:

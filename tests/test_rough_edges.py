@@ -271,3 +271,26 @@ def test_item10_public_api_is_discoverable() -> None:
     assert project["project"]["license"] == "MIT" and "MIT License" in (root / "LICENSE").read_text()
     citation = (root / "CITATION.cff").read_text()
     assert "cff-version: 1.2.0" in citation and f'version: "{dsr.__version__}"' in citation
+
+
+# --- item 11: piped output is not wrapped; dsr plot asks before replacing a file --------------------------------------
+
+
+def test_item11_piped_output_unwrapped_and_plot_needs_overwrite(lorenz_store: Path, tmp_path: Path, run_cli) -> None:
+    import shutil
+
+    deep = tmp_path / ("a-rather-long-folder-name-" * 3) / "store.zarr"
+    shutil.copytree(lorenz_store, deep)
+    lines = run_cli("info", deep).out.splitlines()  # captured: not a terminal
+    assert str(deep) in lines[0] and "dt: 0.01" in lines[0]
+    assert any("x ('time', 'variable') float32" in line for line in lines)
+    assert run_cli("fit", lorenz_store, *SMALL_FIT, "--out", tmp_path, "--name", "p", "--quiet").code == 0
+    lines = run_cli("info", tmp_path / "p.zarr").out.splitlines()
+    assert any("data:" in line and "epochs: 3/3" in line and "device:" in line for line in lines)
+    figure = tmp_path / "fig.png"
+    assert run_cli("plot", tmp_path / "p.zarr", "-o", figure).code == 0
+    first = figure.stat().st_mtime_ns
+    assert_one_line_error(run_cli("plot", tmp_path / "p.zarr", "-o", figure), "already exists", "--overwrite")
+    assert figure.stat().st_mtime_ns == first
+    assert run_cli("plot", tmp_path / "p.zarr", "-o", figure, "--overwrite").code == 0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".fig")] == []

@@ -22,9 +22,9 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 def print_report(report: dict[str, Any]) -> None:
     """The report of `analyze` as rich tables on stdout."""
-    from rich.console import Console
+    from dsr.console import stdout_console
 
-    console = Console()
+    console = stdout_console()
     if report["kind"] == "system":
         system = report["system"]
         params = ", ".join(f"{k}={_fmt(v)}" for k, v in system["params"].items())

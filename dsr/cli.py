@@ -34,13 +34,18 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
+_DEBUG = {"traceback": False}
+
+
 @app.callback()
 def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")
     ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error instead of one line.")] = False,
 ) -> None:
     """Dynamical-systems reconstruction with PLRNN-family models."""
+    _DEBUG["traceback"] = debug
 
 
 def _print_json(obj: Any) -> None:
@@ -391,10 +396,56 @@ def plot_command(
     typer.echo(str(write_figures(run, out, overwrite=overwrite)))
 
 
+def _os_problem(err: OSError) -> str:
+    """An OS error (path, permission, full disk) as the problem and its fix."""
+    import errno
+
+    where = f"{err.filename}: " if err.filename else ""
+    fixes = {
+        errno.ENOSPC: "free some space or write elsewhere (the run can be continued with dsr fit --resume)",
+        errno.EDQUOT: "free some space or write elsewhere",
+        errno.EACCES: "choose a path you may write to, or change its permissions",
+        errno.EPERM: "choose a path you may write to, or change its permissions",
+        errno.EROFS: "write to a writable file system",
+        errno.ENOTDIR: "a part of the path is a file; choose another path",
+        errno.EEXIST: "choose another path",
+        errno.EISDIR: "this is a folder; pass a file",
+        errno.EADDRINUSE: "choose another --port, or stop the program that serves on it",
+    }
+    return f"{where}{err.strerror or err}; {fixes.get(err.errno, 'check the path and try again')}"
+
+
 def main() -> None:
-    """Console-script entry point: run the app, turning user errors into one line and exit 2."""
+    """Console-script entry point: the one place where every command's failure becomes one line.
+
+    Problems the user can fix (:class:`DsrError`), the operating system's errors (paths,
+    permissions, full disk), memory exhaustion and unexpected exceptions all print
+    ``dsr: error: <problem and fix>`` on stderr and exit 2; a diverged fit exits 3
+    (:class:`~dsr.errors.FitDiverged`); ``dsr --debug ...`` shows the traceback instead.
+    SIGTERM is handled like Ctrl-C.
+    """
+    import csv
+
+    from dsr.signals import terminate_as_interrupt
+
+    terminate_as_interrupt()
     try:
         app()
-    except DsrError as err:
-        typer.echo(f"dsr: error: {err}", err=True)
-        sys.exit(err.exit_code)
+    except Exception as err:
+        if _DEBUG["traceback"]:
+            raise
+        if isinstance(err, DsrError):
+            problem, code = str(err), err.exit_code
+        elif isinstance(err, OSError):
+            problem, code = _os_problem(err), 2
+        elif isinstance(err, UnicodeDecodeError):
+            problem, code = f"a file is not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8", 2
+        elif isinstance(err, csv.Error):
+            problem, code = f"the CSV file cannot be parsed ({err}); check its quoting and line lengths", 2
+        elif isinstance(err, MemoryError):
+            problem, code = "out of memory; choose smaller --latent, --hidden, --ensemble or --batch-size", 2
+        else:
+            problem = f"unexpected {type(err).__name__}: {err}; rerun as dsr --debug ... for the traceback and report it"
+            code = 2
+        typer.echo(f"dsr: error: {' '.join(problem.split())}", err=True)
+        sys.exit(code)

@@ -22,7 +22,7 @@ import numpy as np
 import xarray as xr
 
 from dsr.errors import DsrError
-from dsr.zarrstore import open_store
+from dsr.zarrstore import open_store, read_values
 
 DATA_DIMS = (("time", "variable"), ("trial", "time", "variable"))
 INPUT_DIMS = (("time", "input"), ("trial", "time", "input"))
@@ -117,7 +117,17 @@ def _check_finite(values: np.ndarray, name: str, dims: tuple[str, ...]) -> None:
 
 
 def _check_not_constant(values: np.ndarray, variables: tuple[str, ...], name: str) -> None:
-    std = values.reshape(-1, values.shape[-1]).std(axis=0)
+    """Refuse an empty series, values whose standardization overflows, and constant variables."""
+    if values.shape[1] < 2 or values.shape[2] < 1:
+        raise DsrError(
+            f"'{name}' has {values.shape[1]} time steps and {values.shape[2]} variables; a fit needs at least 2 steps of 1 variable"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        flat = values.reshape(-1, values.shape[-1])
+        mean, std = flat.mean(axis=0), flat.std(axis=0)
+    huge = [v for v, m, s in zip(variables, mean, std) if not (np.isfinite(m) and np.isfinite(s))]
+    if huge:
+        raise DsrError(f"'{name}' has values too large to standardize ({', '.join(huge)}: the std overflows float64); rescale them")
     constant = [v for v, s in zip(variables, std) if not s > 0]
     if constant:
         raise DsrError(
@@ -125,8 +135,8 @@ def _check_not_constant(values: np.ndarray, variables: tuple[str, ...], name: st
         )
 
 
-def _with_trial_axis(da: xr.DataArray) -> np.ndarray:
-    values = np.asarray(da.values, dtype=np.float64)
+def _with_trial_axis(da: xr.DataArray, path: Path) -> np.ndarray:
+    values = read_values(da, path).astype(np.float64)
     return values[None] if "trial" not in da.dims else values
 
 
@@ -134,7 +144,10 @@ def sampling_interval(ds: xr.Dataset, da: xr.DataArray) -> float:
     """The sampling interval: attr ``dt`` of the variable or dataset, else ``time`` spacing, else 1."""
     for attrs in (da.attrs, ds.attrs):
         if "dt" in attrs:
-            dt = float(attrs["dt"])
+            try:
+                dt = float(attrs["dt"])
+            except (TypeError, ValueError):
+                dt = float("nan")  # refused just below
             if not (np.isfinite(dt) and dt > 0):
                 raise DsrError(f"attribute dt={attrs['dt']} must be a positive number; fix the store's dt attr")
             return dt
@@ -169,7 +182,7 @@ def load(
     da = ds[name]
     _check_dims(da, DATA_DIMS, "variable", path)
     _check_numeric(da, "variable", path)
-    values = _with_trial_axis(da)
+    values = _with_trial_axis(da, path)
     _check_finite(values, name, ("trial", "time", "variable"))
     variables = _labels(da, "variable")
     _check_not_constant(values, variables, name)
@@ -181,7 +194,7 @@ def load(
         u = ds[inputs]
         _check_dims(u, INPUT_DIMS, "inputs", path)
         _check_numeric(u, "inputs", path)
-        input_values = _with_trial_axis(u)
+        input_values = _with_trial_axis(u, path)
         if "trial" not in u.dims:
             # One input signal shared by every trial.
             input_values = np.broadcast_to(input_values, (values.shape[0], *input_values.shape[1:])).copy()
@@ -220,6 +233,8 @@ def to_dataset(
     values = np.asarray(values)
     if values.ndim not in (2, 3):
         raise DsrError(f"array has shape {values.shape}; expected (time, variable) or (trial, time, variable)")
+    if values.size == 0 or not (np.issubdtype(values.dtype, np.floating) or np.issubdtype(values.dtype, np.integer)):
+        raise DsrError(f"array of shape {values.shape} and dtype {values.dtype} holds no real numbers to fit; pass a non-empty real array")
     dims = DATA_DIMS[values.ndim - 2]
     n_time, n_var = values.shape[-2:]
     if variables is None:

@@ -11,6 +11,7 @@ evaluated on the whole test set and a long free run of the best member is stored
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 from collections.abc import Callable
 from dataclasses import replace
@@ -26,6 +27,7 @@ from dsr.data import TimeSeries, load
 from dsr.errors import DsrError
 from dsr.evaluation import evaluate, free_run
 from dsr.models import LatentModel, from_dataset, make_model
+from dsr.signals import deferred_interrupts
 from dsr.training.config import FitConfig
 from dsr.training.forcing import predictability_tau
 from dsr.training.paths import resolve_kernel
@@ -97,6 +99,42 @@ def prepare_data(config: FitConfig, data: Path, test: Path | None) -> tuple[Time
     return _standardize(train, mean, scale), _standardize(held_out, mean, scale), mean, scale
 
 
+def require_sizes(config: FitConfig, n_obs: int, device: torch.device) -> None:
+    """Refuse seeds beyond 64-bit integers and model sizes whose training state cannot fit in free memory.
+
+    The memory needed is a lower bound: per member, six copies of the parameters (values,
+    gradients, RAdam's two moments, best checkpoint, rollback snapshot) and four of a batch's
+    activations (forward states, adjoint, windows, noise).
+    """
+    if config.seed + config.ensemble > 2**63:
+        raise DsrError(f"--seed {config.seed} with --ensemble {config.ensemble} exceeds 64-bit seeds; pass a seed below 2**63 - ensemble")
+    m = config.latent or n_obs
+    width = m + (config.hidden if config.model in ("shplrnn", "clipped-shplrnn") else 0)
+    params = m * (m + 2 * width + 2) + (m * config.bases if config.model == "dendplrnn" else 0)
+    activations = config.batch_size * config.sequence_length * width
+    needed = config.ensemble * (6 * params + 4 * activations) * (8 if config.dtype == "float64" else 4)
+    available = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else _free_memory()
+    if available is not None and needed > available:
+        raise DsrError(
+            f"the model needs at least {needed / 2**30:.3g} GiB ({config.ensemble} member(s) of latent {m}, width {width}) "
+            f"but {available / 2**30:.3g} GiB are free on {device.type}; choose smaller --latent, --hidden, --ensemble or --batch-size"
+        )
+
+
+def _free_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux: MemAvailable, page cache included); None if unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def build_model(config: FitConfig, train: TimeSeries, device: torch.device) -> LatentModel:
     """The freshly initialised ensemble for ``config`` (member e has seed config.seed + e)."""
     try:
@@ -154,6 +192,7 @@ def fit(
         # Store the resolved size, not "default".
         config = config.model_copy(update={"latent": train.n_variables})
     device = resolve_device(config)
+    require_sizes(config, train.n_variables, device)
     torch.manual_seed(config.seed)
     model = build_model(config, train, device)
     resolve_kernel(model, config.kernel)  # an unavailable --kernel fails before the store exists
@@ -275,7 +314,8 @@ def _run(trainer: Trainer, path: Path, status: StatusCallback | None = None) -> 
         trainer.run()
         finish(trainer, path, status)
     except KeyboardInterrupt:
-        runstore.update_attrs(path, status="interrupted")
+        with deferred_interrupts():
+            runstore.update_attrs(path, status="interrupted")
         raise
     except BaseException as err:
         runstore.update_attrs(path, status="failed", error=str(err))

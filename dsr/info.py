@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from dsr.zarrstore import open_store, require_store
+from dsr.zarrstore import open_store, read_values, require_store
 
 
 def _column_stats(values: np.ndarray, labels: list[str]) -> dict[str, dict[str, float | int]]:
@@ -64,7 +64,7 @@ def describe(path: str | os.PathLike) -> dict:
         if np.issubdtype(da.dtype, np.number) and da.ndim >= 1:
             last = da.dims[-1]
             labels = [str(v) for v in da[last].values] if last in da.coords else [f"{last}{i}" for i in range(da.shape[-1])]
-            entry["stats"] = _column_stats(np.asarray(da.values), labels)
+            entry["stats"] = _column_stats(read_values(da, path), labels)
         variables[str(name)] = entry
     first = next(iter(ds.data_vars.values()), None)
     return {

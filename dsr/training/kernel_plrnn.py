@@ -43,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from dsr.training.lanes import add, div, fma, load, mul, relu, splat, step, store, sub
+from dsr.training.lanes import add, div, dot, fma, load, mul, relu, splat, step, store, sub
 
 # Reassociation lets LLVM reorder sums; additions then happen in another order than in torch
 # (relative differences of the order of the dtype's rounding). No 'nnan'/'ninf': a NaN must reach
@@ -67,19 +67,25 @@ def _preactivations(UT: np.ndarray, zt: np.ndarray, u: np.ndarray) -> None:
 
 
 @njit(cache=True, fastmath=_FAST, inline="always")
-def _unit_outputs(
-    UT: np.ndarray, theta: np.ndarray, unit: tuple, zt: np.ndarray, u: np.ndarray, out: np.ndarray, slope: bool
-) -> None:
-    """u = U z̃ (``_preactivations``) and, per lane, out = φ(u) of the unit form, or φ'(u) with ``slope``:
-    φ'_j = lin_j + ramp_j 1[u_j + θ_j > 0] − clip_j 1[u_j > 0]."""
+def phi(lin: float, ramp: float, clip: float, theta: float, u):
+    """φ_j(u) = lin_j u + ramp_j [u + θ_j]_+ − clip_j [u]_+ of the unit form, per lane."""
+    return sub(fma(mul(lin, u), ramp, relu(add(u, theta))), mul(clip, relu(u)))
+
+
+@njit(cache=True, fastmath=_FAST, inline="always")
+def phi_slope(lin: float, ramp: float, clip: float, theta: float, u):
+    """φ'_j(u) = lin_j + ramp_j 1[u + θ_j > 0] − clip_j 1[u > 0] of the unit form, per lane."""
+    return sub(fma(lin, ramp, step(add(u, theta))), mul(clip, step(u)))
+
+
+@njit(cache=True, fastmath=_FAST, inline="always")
+def _unit_outputs(UT: np.ndarray, theta: np.ndarray, unit: tuple, zt: np.ndarray, u: np.ndarray, out: np.ndarray, transfer) -> None:
+    """u = U z̃ (``_preactivations``) and out_j = transfer(u_j) per lane, ``transfer`` = phi or phi_slope
+    (a function argument, so that each caller compiles its own loop without a branch per unit)."""
     lin, ramp, clip = unit
     _preactivations(UT, zt, u)
     for j in range(theta.shape[0]):
-        uj = load(u, j)
-        if slope:
-            store(out, j, sub(fma(splat(u, lin[j]), ramp[j], step(add(uj, theta[j]))), mul(clip[j], step(uj))))
-        else:
-            store(out, j, sub(fma(mul(lin[j], uj), ramp[j], relu(add(uj, theta[j]))), mul(clip[j], relu(uj))))
+        store(out, j, transfer(lin[j], ramp[j], clip[j], theta[j], load(u, j)))
 
 
 @njit(cache=True, fastmath=_FAST, inline="always")
@@ -130,7 +136,7 @@ def forward(
     hidden = theta.shape[1]
     width, dtype = states.shape[-1], states.dtype
     zt, r = np.empty((n_latent, width), dtype), np.empty((n_obs, width), dtype)
-    u, phi = np.empty((hidden, width), dtype), np.empty((hidden, width), dtype)
+    u, phi_values = np.empty((hidden, width), dtype), np.empty((hidden, width), dtype)
     for c in range(lo, hi):
         e = c // per_member
         # Per-member views once per chunk: a view per step costs reference-count updates.
@@ -140,11 +146,9 @@ def forward(
         total = splat(states, 0.0)
         for t in range(1, n_steps + 1):
             _forced_state(states, c, t - 1, zhat, alpha, e, zt)
-            _unit_outputs(UTe, thetae, unit, zt, u, phi, False)
+            _unit_outputs(UTe, thetae, unit, zt, u, phi_values, phi)
             for m in range(n_latent):
-                acc = fma(he[m], Ae[m], load(zt, m))
-                for j in range(hidden):
-                    acc = fma(acc, Ve[m, j], load(phi, j))
+                acc = dot(fma(he[m], Ae[m], load(zt, m)), Ve[m], phi_values)
                 for k in range(n_inputs):
                     acc = fma(acc, Ce[m, k], load(s, (c, t - 1, k)))
                 store(states, (c, t, m), acc)
@@ -188,7 +192,7 @@ def backward(
     repeat = hidden // n_latent
     width, dtype = states.shape[-1], states.dtype
     lam, delta, zt = np.empty((n_latent, width), dtype), np.empty((n_latent, width), dtype), np.empty((n_latent, width), dtype)
-    u, phi, gamma = np.empty((hidden, width), dtype), np.empty((hidden, width), dtype), np.empty((hidden, width), dtype)
+    u, phi_values, gamma = np.empty((hidden, width), dtype), np.empty((hidden, width), dtype), np.empty((hidden, width), dtype)
     r = np.empty((n_obs, width), dtype)
     # Gradients per lane, summed over the lanes once per chunk: every update is then one vector operation.
     gA, gh, gtheta = np.empty((n_latent, width), dtype), np.empty((n_latent, width), dtype), np.empty((hidden, width), dtype)
@@ -219,7 +223,7 @@ def backward(
                         store(gB, (i, m), fma(load(gB, (i, m)), kr, load(states, (c, t, m))))
             # Recompute u_t and φ(u_t) from z̃_{t−1} (cheaper than storing H values per step).
             _forced_state(states, c, t - 1, zhat, alpha, e, zt)
-            _unit_outputs(UTe, thetae, unit, zt, u, phi, False)
+            _unit_outputs(UTe, thetae, unit, zt, u, phi_values, phi)
             for m in range(n_latent):
                 delta_m = load(delta, m)
                 store(gA, m, fma(load(gA, m), delta_m, load(zt, m)))
@@ -227,7 +231,7 @@ def backward(
                 for kk in range(n_inputs):
                     store(gC, (m, kk), fma(load(gC, (m, kk)), delta_m, load(s, (c, t - 1, kk))))
                 for j in range(hidden):
-                    store(gV, (m, j), fma(load(gV, (m, j)), delta_m, load(phi, j)))
+                    store(gV, (m, j), fma(load(gV, (m, j)), delta_m, load(phi_values, j)))
             # γ = φ'(u) ⊙ ω with ω = Vᵀ δ; θ takes the share of the shifted ramps.
             for j in range(hidden):
                 omega = mul(Ve[0, j], load(delta, 0))
@@ -305,10 +309,7 @@ def _jacobian_times(A: np.ndarray, V: np.ndarray, UT: np.ndarray, slope: np.ndar
     for j in range(q.shape[0]):
         store(q, j, mul(load(q, j), load(slope, j)))
     for i in range(w.shape[0]):
-        acc = mul(A[i], load(v, i))
-        for j in range(q.shape[0]):
-            acc = fma(acc, V[i, j], load(q, j))
-        store(w, i, acc)
+        store(w, i, dot(mul(A[i], load(v, i)), V[i], q))
 
 
 @njit(cache=True, fastmath=_FAST, inline="always")
@@ -327,8 +328,7 @@ def _jacobian_transpose_times(A: np.ndarray, V: np.ndarray, UT: np.ndarray, slop
             for b in range(repeat):
                 acc = add(acc, load(p, i * repeat + b))
         else:
-            for j in range(hidden):
-                acc = fma(acc, UT[i, j], load(p, j))
+            acc = dot(acc, UT[i], p)
         store(y, i, acc)
 
 
@@ -465,7 +465,7 @@ def jacobian_log_norms(lo: int, hi: int, per_member: int, zhat: np.ndarray, para
         Ae, Ve, UTe, thetae = A[e], V[e], UT[e], theta[e]
         total = np.zeros(width)
         for t in range(n_steps):
-            _unit_outputs(UTe, thetae, unit, zhat[c, t], u, slope, True)
+            _unit_outputs(UTe, thetae, unit, zhat[c, t], u, slope, phi_slope)
             if n_latent <= 3:
                 _small_log_norms(Ae, Ve, UTe, slope, jac, gram, logs)
             else:

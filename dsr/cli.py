@@ -316,9 +316,12 @@ def _report_run(path: Path, json_: bool) -> None:
 
     attrs = runstore.read_attrs(path)
     result = {"path": str(path), "status": attrs["status"], "best_member": attrs.get("best_member"), "metrics": attrs.get("final_metrics")}
+    result["warnings"] = attrs.get("warnings", [])
     if json_:
         _print_json(result)
     else:
+        for warning in result["warnings"]:
+            typer.echo(f"warning: {warning}", err=True)
         metrics = ", ".join(f"{k} {_number(v)}" for k, v in (result["metrics"] or {}).items())
         typer.echo(f"{attrs['status']}: {path}  (best member {result['best_member']}: {metrics})")
 
@@ -408,7 +411,7 @@ def _os_problem(err: OSError) -> str:
         errno.EPERM: "choose a path you may write to, or change its permissions",
         errno.EROFS: "write to a writable file system",
         errno.ENOTDIR: "a part of the path is a file; choose another path",
-        errno.EEXIST: "choose another path",
+        errno.EEXIST: "a file stands where a folder is needed; choose another path",
         errno.EISDIR: "this is a folder; pass a file",
         errno.EADDRINUSE: "choose another --port, or stop the program that serves on it",
     }

@@ -67,6 +67,20 @@ class TimeSeries:
 
         return part(slice(0, cut)), part(slice(cut, None))
 
+    def hold_out_trials(self, count: int) -> tuple[TimeSeries, TimeSeries]:
+        """Split by trials: the first trials train, the last ``count`` test (whole trials, e.g. subjects)."""
+        if not 0 < count < self.n_trials:
+            raise DsrError(
+                f"cannot hold out {count} of {self.n_trials} trials; --test-trials needs at least one trial "
+                "left for training (or use --test-fraction to split every trial in time)"
+            )
+
+        def part(sl: slice) -> TimeSeries:
+            inputs = None if self.inputs is None else self.inputs[sl]
+            return replace(self, values=self.values[sl], inputs=inputs)
+
+        return part(slice(0, self.n_trials - count)), part(slice(self.n_trials - count, None))
+
     def require_length(self, length: int, what: str = "sequence length") -> None:
         """Raise if a window of ``length`` steps does not fit into the series."""
         if length > self.n_time:
@@ -185,6 +199,8 @@ def load(
     values = _with_trial_axis(da, path)
     _check_finite(values, name, ("trial", "time", "variable"))
     variables = _labels(da, "variable")
+    if len(set(variables)) < len(variables):
+        raise DsrError(f"'{name}' in {path} names variables twice ({', '.join(variables)}); give each variable its own name")
     _check_not_constant(values, variables, name)
 
     input_values, input_names = None, ()

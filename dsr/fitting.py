@@ -84,7 +84,11 @@ def _standardize(ts: TimeSeries, mean: np.ndarray, scale: np.ndarray) -> TimeSer
 def prepare_data(config: FitConfig, data: Path, test: Path | None) -> tuple[TimeSeries, TimeSeries, np.ndarray, np.ndarray]:
     """Training and test series, standardized with the training statistics, and those statistics."""
     series = load(data, var=config.var, inputs=config.inputs)
-    if test is None:
+    if test is not None and config.test_trials:
+        raise DsrError("--test-trials and a --test store both choose the test set; pass one of them")
+    if config.test_trials:
+        train, held_out = series.hold_out_trials(config.test_trials)
+    elif test is None:
         train, held_out = series.split(config.test_fraction)
     else:
         train, held_out = series, load(test, var=config.var, inputs=config.inputs)
@@ -97,6 +101,25 @@ def prepare_data(config: FitConfig, data: Path, test: Path | None) -> tuple[Time
     if not np.all(scale > 0):
         raise DsrError("a variable is constant over the training part; drop it or use a longer training part")
     return _standardize(train, mean, scale), _standardize(held_out, mean, scale), mean, scale
+
+
+MIN_TEST_STEPS = 320
+"""Shortest test trial on whose free run D_H means something: its power spectra are smoothed with a
+Gaussian of σ = 20 frequency bins (radius 4σ), so a trial needs 2·8σ = 320 steps for 160 bins."""
+MIN_TEST_POINTS = 1000
+"""Fewest test points (all trials together) for D_stsp, a rule of thumb: its binned (30 bins per
+dimension) or mixture estimate of the test part's state-space occupation is mostly sampling noise below."""
+
+
+def short_test_warning(test: TimeSeries) -> str | None:
+    """A one-line warning when the test part is too short to judge a reconstruction, else None."""
+    if test.n_time >= MIN_TEST_STEPS and test.n_trials * test.n_time >= MIN_TEST_POINTS:
+        return None
+    return (
+        f"the test part is too short to judge the reconstruction ({test.n_trials} x {test.n_time} steps; D_H needs "
+        f"{MIN_TEST_STEPS} steps per trial, D_stsp about {MIN_TEST_POINTS} points): read its metrics as rough, hold out "
+        "whole trials with --test-trials K (subjects or sessions as trials) or pass a longer --test store"
+    )
 
 
 def require_sizes(config: FitConfig, n_obs: int, device: torch.device) -> None:
@@ -216,6 +239,10 @@ def fit(
         "tau": tau,
         "n_parameters": parameter_count(model),
     }
+    warning = short_test_warning(held_out)
+    if warning:
+        attrs["warnings"] = [warning]
+        _say(status, f"warning: {warning}")
     with runstore.locked(path, "dsr fit"):
         runstore.create(path, attrs, overwrite=overwrite)
         _run(Trainer(model, train, held_out, config, str(path), tau=tau, progress=progress), path, status)

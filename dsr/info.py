@@ -61,7 +61,7 @@ def describe(path: str | os.PathLike) -> dict:
     variables = {}
     for name, da in ds.data_vars.items():
         entry: dict = {"dims": list(da.dims), "shape": list(da.shape), "dtype": str(da.dtype)}
-        if np.issubdtype(da.dtype, np.number) and da.ndim >= 1:
+        if np.issubdtype(da.dtype, np.number) and da.ndim >= 1 and da.shape[-1] > 0:
             last = da.dims[-1]
             labels = [str(v) for v in da[last].values] if last in da.coords else [f"{last}{i}" for i in range(da.shape[-1])]
             entry["stats"] = _column_stats(read_values(da, path), labels)

@@ -72,6 +72,9 @@ class FitConfig(BaseModel):
     eval_steps: int = Field(20_000, ge=100, description="maximal free-run length compared with the test set in training")
     pe_steps: int = Field(20, ge=1, description="horizon k of the prediction error PE(k)")
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="last part of every trial held out for testing (without --test)")
+    test_trials: int = Field(
+        0, ge=0, description="hold out the last K trials whole for testing (subjects or sessions as trials); 0: the last test_fraction of every trial"
+    )
     # data
     var: str | None = Field(None, description="data variable of the store; default: the only one")
     inputs: str | None = Field(None, description="external-inputs variable of the store, if any")

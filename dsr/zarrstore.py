@@ -146,25 +146,27 @@ def remove_leftovers(folder: Path, name: str | None = None) -> None:
             remove_path(entry)
 
 
-def strict_attrs(ds: xr.Dataset) -> xr.Dataset:
-    """A shallow copy of ``ds`` whose dataset and variable attributes are strict JSON (NaN and ±inf as null).
+def portable_attrs(ds: xr.Dataset) -> xr.Dataset:
+    """A shallow copy of ``ds`` whose dataset and variable attributes are strict JSON that keeps every value.
 
-    zarr writes a float NaN attribute as a bare ``NaN``, which is not JSON and which other
-    readers (JavaScript, jq, strict parsers) reject.
+    zarr writes a float NaN or infinity attribute as a bare ``NaN`` / ``Infinity``, which is not
+    JSON and which other readers (JavaScript, jq, strict parsers) reject; they are stored as the
+    strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` instead (:func:`dsr.jsonable.portable`),
+    which ``float()`` reads back (a training state's best score starts at infinity).
     """
-    from dsr.jsonable import strict
+    from dsr.jsonable import portable
 
     ds = ds.copy(deep=False)
-    ds.attrs = strict(ds.attrs)
+    ds.attrs = portable(ds.attrs)
     for variable in ds.variables.values():
-        variable.attrs = strict(variable.attrs)
+        variable.attrs = portable(variable.attrs)
     return ds
 
 
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write ``ds`` as a new Zarr v3 store at ``path`` atomically, attributes as strict JSON; return the path."""
     path = Path(path)
-    ds = strict_attrs(ds)
+    ds = portable_attrs(ds)
     with atomic_directory(path, overwrite=overwrite) as tmp:
         ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False, encoding=_encoding(ds))
     return path

@@ -180,9 +180,12 @@ def test_item5_info_reads_zarr_v2_and_attrs_are_strict_json(run_cli, tmp_path: P
     assert result.code == 0, result.err
     assert json.loads(result.out)["dt"] == 0.5
     assert run_cli("info", tmp_path / "v2.zarr").code == 0
-    # NaN attributes are stored as null, in data stores and in a run's root attributes.
-    write_dataset(ds.assign_attrs(score=float("nan")), tmp_path / "nan.zarr")
+    # Non-finite attributes are strict JSON: in groups as strings that float() reads back (a training
+    # state's best score starts at infinity), in a run's root attributes (results) as null.
+    write_dataset(ds.assign_attrs(score=float("nan"), best=[float("inf"), 0.5]), tmp_path / "nan.zarr")
     json.loads((tmp_path / "nan.zarr" / "zarr.json").read_text(), parse_constant=_reject_constant)
+    attrs = xr.open_zarr(tmp_path / "nan.zarr", consolidated=False).attrs
+    assert np.isnan(float(attrs["score"])) and np.asarray(attrs["best"], dtype=float).tolist() == [np.inf, 0.5]
     runstore.create(tmp_path / "run.zarr", {"final_metrics": {"d_stsp": float("nan")}})
     runstore.update_attrs(tmp_path / "run.zarr", score=float("inf"))
     json.loads((tmp_path / "run.zarr" / "zarr.json").read_text(), parse_constant=_reject_constant)

@@ -7,6 +7,7 @@ through :func:`dsr.app.catalog.resolve`; the app only reads.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -80,5 +81,15 @@ def create_app(root: str | Path) -> Dash:
 
 
 def serve(root: str | Path, host: str = "127.0.0.1", port: int = 8050) -> None:
-    """Serve the dashboard on ``host:port`` (loopback only unless another host is passed explicitly)."""
+    """Serve the dashboard on ``host:port`` (loopback only unless another host is passed explicitly).
+
+    The address is tried first, so that a bad port or one in use is a one-line DsrError, not Flask's exit.
+    """
+    if not 0 < port < 65536:
+        raise DsrError(f"--port {port} is not a TCP port; pass one between 1 and 65535")
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as err:
+        raise DsrError(f"cannot serve on {host}:{port} ({err.strerror or err}); choose another --port or --host") from None
     create_app(root).run(host=host, port=port, debug=False)

@@ -13,3 +13,9 @@ class DsrError(ValueError):
     """A problem with the user's input, stated in one line with its fix."""
 
     exit_code: int = 2
+
+
+class FitDiverged(DsrError):
+    """A fit whose loss or parameters stayed non-finite after every rollback (exit code 3, so scripts can retry)."""
+
+    exit_code: int = 3

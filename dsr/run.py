@@ -10,6 +10,7 @@ import numpy as np
 import xarray as xr
 
 from dsr import runstore
+from dsr.errors import DsrError
 from dsr.models import LatentModel, from_dataset
 from dsr.training.config import FitConfig
 
@@ -103,6 +104,8 @@ def evaluate_run(path: str | os.PathLike, test: str | os.PathLike | None = None,
     """
     from dsr.fitting import checkpoint_metrics, prepare_data
 
+    if steps is not None and steps < 1:
+        raise DsrError(f"--steps {steps} must be at least 1 (or left out to compare every test point)")
     run = Run(path)
     config = run.config
     test_path = test if test is not None else run.attrs.get("test_path")

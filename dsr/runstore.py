@@ -46,7 +46,7 @@ import xarray as xr
 from dsr.errors import DsrError
 from dsr.jsonable import strict
 from dsr.zarrstore import (
-    atomic_directory, move_into_place, open_store, remove_leftovers, remove_path, require_store, sibling,
+    atomic_directory, load_store, move_into_place, remove_leftovers, remove_path, require_store, sibling,
     write_dataset,
 )
 
@@ -167,7 +167,7 @@ def read_attrs(path: str | os.PathLike) -> dict:
 
     try:
         node = zarr.open(zarr.storage.LocalStore(path, read_only=True), mode="r")
-    except (FileNotFoundError, zarr.errors.BaseZarrError) as err:
+    except (OSError, ValueError, zarr.errors.BaseZarrError) as err:  # ValueError: zarr.json is not JSON
         raise DsrError(f"{path} is not a readable Zarr store ({err}); rewrite it with xarray's to_zarr") from None
     return node.attrs.asdict() if isinstance(node, zarr.Group) else {}
 
@@ -253,7 +253,7 @@ def read_group(path: str | os.PathLike, group: str) -> xr.Dataset:
     path = Path(path)
     if not has_group(path, group):
         raise DsrError(f"{path} has no group '{group}'; was the run finished (see `dsr info {path}`)?")
-    return open_store(_located(path, group)).load()
+    return load_store(_located(path, group))
 
 
 def list_groups(path: str | os.PathLike, parent: str) -> list[str]:

@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 import zarr
 from zarr.codecs import ZstdCodec
@@ -80,6 +81,31 @@ def open_store(path: str | os.PathLike, group: str | None = None) -> xr.Dataset:
             raise DsrError(f"{path} is not a readable Zarr store ({err}); rewrite it with xarray's to_zarr") from err
         except (TypeError, zarr.errors.BaseZarrError) as err:
             raise DsrError(f"{path} is not a readable Zarr store ({err}); rewrite it with xarray's to_zarr") from err
+
+
+def read_values(da: xr.DataArray, path: str | os.PathLike) -> np.ndarray:
+    """The values of ``da`` (a variable of the store at ``path``); a chunk that cannot be decoded is a DsrError."""
+    try:
+        return np.asarray(da.values)
+    except MemoryError:
+        raise
+    except Exception as err:  # zstd, zarr and numpy each raise their own type for a damaged chunk
+        raise _damaged(path, f"a chunk of '{da.name}'", err) from err
+
+
+def load_store(path: str | os.PathLike) -> xr.Dataset:
+    """Open the store (or group) at ``path`` and read it into memory; a chunk that cannot be decoded is a DsrError."""
+    ds = open_store(path)
+    try:
+        return ds.load()
+    except MemoryError:
+        raise
+    except Exception as err:
+        raise _damaged(path, "a chunk", err) from err
+
+
+def _damaged(path: str | os.PathLike, what: str, err: Exception) -> DsrError:
+    return DsrError(f"{path}: {what} cannot be read ({type(err).__name__}: {err}); the store is truncated or damaged, rewrite it")
 
 
 def _encoding(ds: xr.Dataset) -> dict[str, dict]:

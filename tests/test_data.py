@@ -29,8 +29,8 @@ def _write(ds: xr.Dataset, path: Path) -> Path:
     return path
 
 
-def assert_one_line_error(result, *fragments: str) -> None:
-    assert result.code == 2, (result.code, result.out, result.err)
+def assert_one_line_error(result, *fragments: str, code: int = 2) -> None:
+    assert result.code == code, (result.code, result.out, result.err)
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("dsr: error: "), result.err
     assert "Traceback" not in result.err

@@ -8,10 +8,16 @@ traceback.
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import re
+import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,6 +29,7 @@ import dsr
 from dsr import runstore
 from dsr.simulate import simulate
 from dsr.zarrstore import write_dataset
+from tests.test_data import assert_one_line_error
 
 TINY_TOML = (
     "epochs = 2\nbatches_per_epoch = 2\nbatch_size = 4\nsequence_length = 20\neval_every = 1\neval_steps = 300\n"
@@ -156,14 +163,6 @@ def test_fit_killed_at_each_checkpoint_write_point_resumes_exactly(killed_fits: 
 # --- one writer per run store -----------------------------------------------------------------------
 
 
-def _one_line(result, *fragments: str, code: int = 2) -> None:
-    assert result.code == code, (result.code, result.err)
-    assert "Traceback" not in result.err and result.err.startswith("dsr: error: ")
-    assert result.err.strip().count("\n") == 0, result.err
-    for fragment in fragments:
-        assert fragment in result.err, result.err
-
-
 @pytest.mark.parametrize("writer", ["fit", "overwrite", "resume"])
 def test_a_second_writer_is_refused_naming_the_holder(run_cli, data: Path, toml: Path, tmp_path: Path, writer: str) -> None:
     path = tmp_path / "run.zarr"
@@ -177,7 +176,7 @@ def test_a_second_writer_is_refused_naming_the_holder(run_cli, data: Path, toml:
     before = runstore.read_group(path, "params/last")
     with runstore.locked(path, "dsr fit"):
         result = run_cli(*args)
-    _one_line(result, f"process {os.getpid()} on ", "(dsr fit, since ")
+    assert_one_line_error(result, f"process {os.getpid()} on ", "(dsr fit, since ")
     xr.testing.assert_identical(before, runstore.read_group(path, "params/last"))
     assert not runstore.lock_path(path).exists()
 
@@ -236,20 +235,20 @@ def test_an_output_that_is_contains_or_lies_inside_an_input_is_refused(run_cli, 
         else:
             write_dataset(simulate("lorenz63", 400, noise=0.05, seed=0), target)
     before = _snapshot(tmp_path)
-    _one_line(run_cli(*command.format(t=tmp_path).split()), relation, "choose an output path outside the inputs")
+    assert_one_line_error(run_cli(*command.format(t=tmp_path).split()), relation, "choose an output path outside the inputs")
     assert _snapshot(tmp_path) == before
 
 
 @pytest.mark.parametrize("name", ["../x", "/tmp/abs", "a/b", ".", "..", ".hidden", "", "a\\b"])
 def test_run_name_must_be_a_plain_name(run_cli, data: Path, toml: Path, tmp_path: Path, name: str) -> None:
     out = tmp_path / "runs"
-    _one_line(run_cli(*_fit_args(data, toml, out, name)), "must be a plain file name")
+    assert_one_line_error(run_cli(*_fit_args(data, toml, out, name)), "must be a plain file name")
     assert not out.exists() and not (tmp_path / "x.zarr").exists()
 
 
 def test_plot_into_its_run_is_refused(run_cli, data: Path, toml: Path, tmp_path: Path) -> None:
     assert run_cli(*_fit_args(data, toml, tmp_path, "run")).code == 0
-    _one_line(run_cli("plot", tmp_path / "run.zarr", "-o", tmp_path / "run.zarr" / "fig.pdf"), "lies inside the input")
+    assert_one_line_error(run_cli("plot", tmp_path / "run.zarr", "-o", tmp_path / "run.zarr" / "fig.pdf"), "lies inside the input")
 
 
 # --- resume checks its data and options ------------------------------------------------------------------
@@ -279,12 +278,266 @@ def test_resume_checks_data_hash_and_contradicting_options(run_cli, toml: Path, 
     if refusal is None:
         assert run_cli(*args).code == 0 and "forced" not in runstore.read_attrs(path)
         return
-    _one_line(run_cli(*args), refusal, *(["pass --force"] if forceable else []))
+    assert_one_line_error(run_cli(*args), refusal, *(["pass --force"] if forceable else []))
     assert runstore.read_attrs(path)["status"] == "interrupted"
     result = run_cli(*args, "--force")
     if not forceable:
-        _one_line(result, refusal)
+        assert_one_line_error(result, refusal)
         return
     assert result.code == 0, result.err
     attrs = runstore.read_attrs(path)
     assert attrs["status"] == "finished" and refusal in attrs["forced"][0]["what"][0]
+
+
+# --- signals ----------------------------------------------------------------------------------------------------
+
+
+def test_sigterm_saves_marks_interrupted_and_exits_130(data: Path, tmp_path: Path) -> None:
+    config = tmp_path / "long.toml"
+    config.write_text(TINY_TOML.replace("epochs = 2", "epochs = 400"))
+    path = tmp_path / "run.zarr"
+    proc = _dsr(*_fit_args(data, config, tmp_path, "run"))
+    for _ in range(1200):
+        if runstore.has_group(path, "params/last") or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "checkpoint saved" in err, err
+    attrs = runstore.read_attrs(path)
+    assert attrs["status"] == "interrupted"
+    epoch = int(runstore.read_group(path, "params/last").attrs["epoch"])
+    assert 1 <= epoch < 400 and int(runstore.read_group(path, "history")["epoch"].values[-1]) == epoch
+
+
+def test_a_second_ctrl_c_during_the_save_waits_for_it(run_cli, data: Path, toml: Path, tmp_path: Path, monkeypatch) -> None:
+    from dsr.training import trainer as trainer_module
+
+    epochs = {"n": 0}
+    train_epoch, write = trainer_module.Trainer.train_epoch, runstore.write_checkpoint
+
+    def interrupt_in_epoch_2(self):
+        epochs["n"] += 1
+        if epochs["n"] == 2:
+            raise KeyboardInterrupt
+        return train_epoch(self)
+
+    def ctrl_c_midway(path, groups, **info):
+        if epochs["n"] == 2:  # the save that the first Ctrl-C started
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)  # the handler would run here, before anything is written
+        write(path, groups, **info)
+
+    monkeypatch.setattr(trainer_module.Trainer, "train_epoch", interrupt_in_epoch_2)
+    monkeypatch.setattr(runstore, "write_checkpoint", ctrl_c_midway)
+    config = tmp_path / "fit.toml"
+    config.write_text(TINY_TOML.replace("eval_every = 1", "eval_every = 2"))  # epoch 1 is saved by the interrupt only
+    result = run_cli(*_fit_args(data, config, tmp_path, "run"))
+    assert result.code == 130 and "checkpoint saved" in result.err
+    path = tmp_path / "run.zarr"
+    assert runstore.read_attrs(path)["status"] == "interrupted"
+    assert list(runstore.read_group(path, "history")["epoch"].values) == [1]
+    assert runstore.read_group(path, "params/last").attrs["epoch"] == 1
+
+
+# --- every failure a one-line error --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def finished(data: Path, toml: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from dsr.training.config import resolve_config
+
+    return dsr.fit(data, resolve_config(toml), out=tmp_path_factory.mktemp("finished"), name="ok")
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _damage_chunk(store: Path, content: bytes | None) -> Path:
+    chunk = next(p for p in sorted((store / "x" / "c").rglob("*")) if p.is_file())
+    chunk.write_bytes(chunk.read_bytes()[: chunk.stat().st_size // 2] if content is None else content)
+    return store
+
+
+def _set_attr(store: Path, **attrs) -> Path:
+    meta = json.loads((store / "zarr.json").read_text())
+    meta["attributes"] |= attrs
+    (store / "zarr.json").write_text(json.dumps(meta))
+    return store
+
+
+def _store(t: Path, values: np.ndarray, variables: list[str] | None = None) -> Path:
+    names = np.array(variables or [f"v{i}" for i in range(values.shape[1])], dtype=object)
+    return write_dataset(xr.Dataset({"x": (("time", "variable"), values)}, coords={"variable": names}), t / "s.zarr")
+
+
+def _npy(t: Path, values: np.ndarray) -> Path:
+    np.save(t / "a.npy", values)
+    return t / "a.npy"
+
+
+def _file(t: Path, name: str, content: bytes) -> Path:
+    (t / name).write_bytes(content)
+    return t / name
+
+
+def _busy_port() -> int:
+    server = socket.create_server(("127.0.0.1", 0))
+    _BUSY.append(server)  # kept open until the test ends
+    return server.getsockname()[1]
+
+
+_BUSY: list[socket.socket] = []
+_LORENZ = simulate("lorenz63", 500, noise=0.05, seed=0)
+
+# name: (arguments built from (tmp folder t, data store d, finished run r, fit config c), fragment of the one-line error)
+ERROR_CASES: dict[str, tuple] = {
+    **{
+        f"{damage} chunk, {command}": (
+            lambda t, d, r, c, damage=damage, command=command: [
+                command, _damage_chunk(_copy(d, t / "d.zarr"), {"truncated": None, "garbage": os.urandom(64), "empty": b""}[damage]),
+                *(["--config", c, "--out", t, "--quiet"] if command == "fit" else []),
+            ],
+            "the store is truncated or damaged",
+        )
+        for damage in ("truncated", "garbage", "empty") for command in ("check", "info", "fit")
+    },
+    **{
+        f"dt {kind}, {command}": (
+            lambda t, d, r, c, value=value, command=command: [command, _set_attr(_copy(d, t / "d.zarr"), dt=value)],
+            "must be a positive number",
+        )
+        for kind, value in (("a string", "abc"), ("a list", [1, 2])) for command in ("check", "info")
+    },
+    "0 variables": (lambda t, d, r, c: ["check", _store(t, np.zeros((100, 0)))], "0 variables"),
+    "0 time steps": (lambda t, d, r, c: ["check", _store(t, np.zeros((0, 3)))], "0 time steps"),
+    "duplicate variable names": (lambda t, d, r, c: ["check", _store(t, np.random.rand(50, 2), ["a", "a"])], "names variables twice"),
+    "values overflow standardization, check": (
+        lambda t, d, r, c: ["check", write_dataset(_LORENZ.assign(x=_LORENZ["x"].astype("f8") * 1e300), t / "big.zarr")],
+        "too large to standardize",
+    ),
+    "values overflow standardization, fit": (
+        lambda t, d, r, c: [
+            "fit", write_dataset(_LORENZ.assign(x=_LORENZ["x"].astype("f8") * 1e300), t / "big.zarr"), "--config", c, "--out", t,
+        ],
+        "too large to standardize",
+    ),
+    **{
+        f"zarr.json is a folder, {command}": (
+            lambda t, d, r, c, command=command: [command, (t / "s.zarr" / "zarr.json").mkdir(parents=True) or t / "s.zarr"],
+            "s.zarr",
+        )
+        for command in ("check", "info")
+    },
+    "non-UTF-8 CSV": (lambda t, d, r, c: ["import", _file(t, "a.csv", b"a,b\n\xff\xfe,1\n1,2\n"), "-o", t / "a.zarr"], "not UTF-8"),
+    "non-UTF-8 TOML": (lambda t, d, r, c: ["fit", d, "--config", _file(t, "f.toml", b"epochs = \xff\n"), "--out", t], "not UTF-8"),
+    "CSV field over 131072 characters": (
+        lambda t, d, r, c: ["import", _file(t, "a.csv", b"a,b\n" + b"1" * 140_000 + b",2\n1,2\n"), "-o", t / "a.zarr"],
+        "cannot be parsed",
+    ),
+    **{
+        f"output under a file, {command}": (
+            lambda t, d, r, c, command=command: {
+                "fit": ["fit", d, "--config", c, "--out", _file(t, "f", b"x"), "--name", "r", "--quiet"],
+                "simulate": ["simulate", "lorenz63", "-o", _file(t, "f", b"x") / "s.zarr", "--steps", "100"],
+                "import": ["import", _npy(t, np.random.rand(50, 2)), "-o", _file(t, "f", b"x") / "a.zarr"],
+                "plot": ["plot", r, "-o", _file(t, "f", b"x") / "fig.pdf"],
+            }[command],
+            "choose another path",
+        )
+        for command in ("fit", "simulate", "import", "plot")
+    },
+    **{
+        f"--{option} beyond memory": (
+            lambda t, d, r, c, option=option, value=value: ["fit", d, "--config", c, "--out", t, f"--{option}", value],
+            "are free on cpu",
+        )
+        for option, value in (("latent", "10000000"), ("hidden", "100000000000"), ("ensemble", "100000000000"))
+    },
+    "--seed 2**64": (lambda t, d, r, c: ["fit", d, "--config", c, "--out", t, "--seed", str(2**64)], "exceeds 64-bit seeds"),
+    "evaluate --steps 0": (lambda t, d, r, c: ["evaluate", r, "--steps", "0"], "must be at least 1"),
+    "evaluate --steps -3": (lambda t, d, r, c: ["evaluate", r, "--steps", "-3"], "must be at least 1"),
+    **{
+        f"garbage run zarr.json, {command}": (
+            lambda t, d, r, c, command=command: [command, _file(_copy(r, t / "r.zarr"), "zarr.json", b"{garbage").parent],
+            "not a readable Zarr store",
+        )
+        for command in ("info", "analyze")
+    },
+    "bad standardization attribute, analyze": (
+        lambda t, d, r, c: ["analyze", _set_attr(_copy(r, t / "r.zarr"), standardization="bad"), "--no-write"],
+        "standardization is malformed",
+    ),
+    "complex array import": (lambda t, d, r, c: ["import", _npy(t, np.ones((50, 2), complex)), "-o", t / "a.zarr"], "no real numbers"),
+    "0-row array import": (lambda t, d, r, c: ["import", _npy(t, np.ones((0, 2))), "-o", t / "a.zarr"], "no real numbers"),
+    "0-column array import": (lambda t, d, r, c: ["import", _npy(t, np.ones((50, 0))), "-o", t / "a.zarr"], "no real numbers"),
+    "app --port 99999": (lambda t, d, r, c: ["app", t, "--port", "99999"], "is not a TCP port"),
+    "app on a busy port": (lambda t, d, r, c: ["app", t, "--port", str(_busy_port())], "choose another --port"),
+}
+
+
+@pytest.mark.parametrize("case", ERROR_CASES)
+def test_each_failure_is_a_one_line_error(run_cli, data: Path, finished: Path, toml: Path, tmp_path: Path, case: str) -> None:
+    build, fragment = ERROR_CASES[case]
+    try:
+        result = run_cli(*build(tmp_path, data, finished, toml))
+    finally:
+        while _BUSY:
+            _BUSY.pop().close()
+    assert_one_line_error(result, fragment)
+
+
+@pytest.mark.parametrize("command", ["simulate", "import", "fit"])
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EACCES, errno.EROFS])
+def test_a_full_disk_or_read_only_output_is_a_one_line_error_and_leaves_nothing(
+    run_cli, data: Path, toml: Path, tmp_path: Path, monkeypatch, command: str, code: int
+) -> None:
+    out = tmp_path / "out"
+    args = {
+        "simulate": ["simulate", "lorenz63", "-o", out / "s.zarr", "--steps", "100"],
+        "import": ["import", _npy(tmp_path, np.random.rand(50, 2)), "-o", out / "a.zarr"],
+        "fit": _fit_args(data, toml, out, "r"),
+    }[command]
+    out.mkdir()
+
+    def refuse(src, dst):
+        raise OSError(code, os.strerror(code), str(dst))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    result = run_cli(*args)
+    monkeypatch.undo()
+    assert_one_line_error(result, os.strerror(code))
+    assert _leftovers(out) == [] and (command == "fit" or list(out.iterdir()) == [])
+
+
+def test_a_fit_that_meets_a_full_disk_at_a_checkpoint_resumes_exactly(
+    run_cli, killed_fits: dict[int, Path], data: Path, toml: Path, tmp_path: Path, monkeypatch
+) -> None:
+    writes, real = {"n": 0}, runstore.write_dataset
+
+    def full_at_the_second_checkpoint(ds, path, overwrite=False):
+        writes["n"] += 1
+        if writes["n"] == 6:  # checkpoint 1 writes 4 groups; this is checkpoint 2's second
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real(ds, path, overwrite=overwrite)
+
+    monkeypatch.setattr(runstore, "write_dataset", full_at_the_second_checkpoint)
+    assert_one_line_error(run_cli(*_fit_args(data, toml, tmp_path, "run")), "No space left on device", "--resume")
+    monkeypatch.undo()
+    path = tmp_path / "run.zarr"
+    assert runstore.read_attrs(path)["status"] == "failed" and _leftovers(tmp_path) == []
+    assert run_cli("fit", "--resume", path, "--quiet").code == 0
+    for group in ("params/last", "params/best"):
+        xr.testing.assert_identical(runstore.read_group(killed_fits[0], group).drop_attrs(), runstore.read_group(path, group).drop_attrs())
+
+
+def test_an_unexpected_exception_is_one_line_and_debug_shows_the_traceback(run_cli, data: Path, monkeypatch) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("dsr.data.load", broken)
+    assert_one_line_error(run_cli("check", data), "unexpected RuntimeError: boom", "dsr --debug")
+    with pytest.raises(RuntimeError, match="boom"):
+        run_cli("--debug", "check", data)

@@ -214,7 +214,7 @@ def test_persistent_divergence_fails_with_a_clear_message(lorenz_store: Path, tm
     original = step_module.member_losses
     monkeypatch.setattr(step_module, "member_losses", lambda *a, **k: original(*a, **k) * np.inf)
     result = run_cli("fit", lorenz_store, "--out", tmp_path, "--name", "bad", "--quiet", "--config", _toml(tmp_path), "--epochs", "2", "--sequence-length", "20")
-    assert_one_line_error(result, "diverged", "3 rollbacks")
+    assert_one_line_error(result, "diverged", "3 rollbacks", code=3)  # a distinct code, so that scripts can retry
     assert runstore.read_attrs(tmp_path / "bad.zarr")["status"] == "failed"
 
 

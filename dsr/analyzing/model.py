@@ -54,8 +54,13 @@ def load_model(path: Path, checkpoint: str, member: int | None) -> tuple[RunMode
     arrays = member_arrays(ds, chosen)
     n_obs = int(ds.attrs["n_obs"])
     standardization = attrs.get("standardization") or {"mean": [0.0] * n_obs, "scale": [1.0] * n_obs}
-    frame = Frame(float(attrs.get("dt") or 1.0), np.asarray(standardization["mean"], dtype=np.float64),
-                   np.asarray(standardization["scale"], dtype=np.float64))
+    try:
+        frame = Frame(float(attrs.get("dt") or 1.0), np.asarray(standardization["mean"], dtype=np.float64).reshape(n_obs),
+                      np.asarray(standardization["scale"], dtype=np.float64).reshape(n_obs))
+    except (TypeError, ValueError, KeyError, IndexError) as err:
+        raise DsrError(
+            f"{path}: attribute dt or standardization is malformed ({err}); it should hold dt and {n_obs} means and scales"
+        ) from None
     model = RunModel(
         face=face, member=chosen, checkpoint=checkpoint, observe=_observation(ds, arrays), frame=frame,
         variables=list(attrs.get("variables") or [f"x{i}" for i in range(n_obs)]), inputs=int(ds.attrs.get("inputs", 0)),

@@ -25,9 +25,10 @@ import xarray as xr
 
 from dsr import runstore
 from dsr.data import TimeSeries
-from dsr.errors import DsrError
+from dsr.errors import FitDiverged
 from dsr.evaluation import evaluate
 from dsr.models import LatentModel, from_dataset
+from dsr.signals import deferred_interrupts
 from dsr.training.config import FitConfig
 from dsr.training.forcing import ForcingSchedule
 from dsr.training.fused import torch_threads_for
@@ -227,7 +228,7 @@ class Trainer:
                     stats = self.train_epoch()
                 except Diverged as err:
                     if self.rollbacks >= c.max_rollbacks:
-                        raise DsrError(
+                        raise FitDiverged(
                             f"training diverged ({err}) after {self.rollbacks} rollbacks with halved learning rates; "
                             "lower --lr-start, raise --alpha or add --grad-clip"
                         ) from None
@@ -250,7 +251,8 @@ class Trainer:
                     {**record, "epochs": c.epochs, "best_d_stsp": float(np.min(self.best_score)), "kernel": self.kernel}
                 )
         except KeyboardInterrupt:
-            self.save(snap)
+            with deferred_interrupts():  # a second Ctrl-C waits for the save
+                self.save(snap)
             raise
 
 

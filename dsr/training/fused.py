@@ -233,10 +233,11 @@ class _FusedLoss(torch.autograd.Function):
         n_chunks, n_steps, n_obs = targets.shape[:3]
         squares = np.empty((n_chunks, width), dtype)
         states = np.empty((n_chunks, n_steps + 1, n_latent, width), dtype)
+        pre = np.empty((n_chunks, n_steps, arrays[3].shape[1], width), dtype)
         per_member = n_chunks // n_members
-        _in_parallel(kernel_plrnn.forward, n_chunks, per_member, start, arrays, unit, data, squares, states)
+        _in_parallel(kernel_plrnn.forward, n_chunks, per_member, start, arrays, unit, data, squares, states, pre)
         count = n_windows * n_steps * n_obs
-        ctx.kernel_inputs = (states, arrays, unit, data, count, n_windows)
+        ctx.kernel_inputs = (states, pre, arrays, unit, data, count, n_windows)
         ctx.dtypes = [z0.dtype] + [p.dtype for p in params]
         squares = _from_lanes(squares, n_members, n_windows)
         return torch.from_numpy(squares.sum(axis=1) / count).to(z0.dtype)
@@ -244,14 +245,14 @@ class _FusedLoss(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: Tensor) -> tuple:
-        states, arrays, unit, data, count, n_windows = ctx.kernel_inputs
+        states, pre, arrays, unit, data, count, n_windows = ctx.kernel_inputs
         n_members, (n_chunks, _, n_latent, width), dtype = grad.shape[0], states.shape, states.dtype
         per_member = n_chunks // n_members
         # k_e per window, 0 for the padding windows (their residuals must not reach the gradients).
         scale = _to_lanes(np.broadcast_to((2.0 * _array(grad, dtype) / count)[:, None], (n_members, n_windows)))
         buffers = tuple(np.zeros((n_chunks, *a.shape[1:]), dtype) for a in arrays)
         start = np.empty((n_chunks, n_latent, width), dtype)
-        _in_parallel(kernel_plrnn.backward, n_chunks, per_member, scale, states, arrays, unit, data, (*buffers, start))
+        _in_parallel(kernel_plrnn.backward, n_chunks, per_member, scale, states, pre, arrays, unit, data, (*buffers, start))
         grads = [
             _from_lanes(start, n_members, n_windows),
             *(g.reshape(n_members, per_member, *g.shape[1:]).sum(axis=1) for g in buffers),

@@ -79,13 +79,19 @@ def phi_slope(lin: float, ramp: float, clip: float, theta: float, u):
 
 
 @njit(cache=True, fastmath=_FAST, inline="always")
-def _unit_outputs(UT: np.ndarray, theta: np.ndarray, unit: tuple, zt: np.ndarray, u: np.ndarray, out: np.ndarray, transfer) -> None:
-    """u = U z̃ (``_preactivations``) and out_j = transfer(u_j) per lane, ``transfer`` = phi or phi_slope
-    (a function argument, so that each caller compiles its own loop without a branch per unit)."""
+def _transfer(theta: np.ndarray, unit: tuple, u: np.ndarray, out: np.ndarray, transfer) -> None:
+    """out_j = transfer(u_j) per lane, ``transfer`` = phi or phi_slope (a function argument, so that each
+    caller compiles its own loop without a branch per unit)."""
     lin, ramp, clip = unit
-    _preactivations(UT, zt, u)
     for j in range(theta.shape[0]):
         store(out, j, transfer(lin[j], ramp[j], clip[j], theta[j], load(u, j)))
+
+
+@njit(cache=True, fastmath=_FAST, inline="always")
+def _unit_outputs(UT: np.ndarray, theta: np.ndarray, unit: tuple, zt: np.ndarray, u: np.ndarray, out: np.ndarray, transfer) -> None:
+    """u = U z̃ (``_preactivations``) and out = transfer(u) (``_transfer``), per lane."""
+    _preactivations(UT, zt, u)
+    _transfer(theta, unit, u, out, transfer)
 
 
 @njit(cache=True, fastmath=_FAST, inline="always")
@@ -124,11 +130,13 @@ def _forced_state(
 @njit(cache=True, nogil=True, fastmath=_FAST)
 def forward(
     lo: int, hi: int, per_member: int, z0: np.ndarray, params: tuple, unit: tuple, data: tuple,
-    squares: np.ndarray, states: np.ndarray,
+    squares: np.ndarray, states: np.ndarray, pre: np.ndarray,
 ) -> None:
-    """Chunks lo..hi−1: squares[c, l] = Σ_t ‖r_t‖² of window l, states[c] = z̃_0, z_1, ..., z_T (before forcing).
+    """Chunks lo..hi−1: squares[c, l] = Σ_t ‖r_t‖² of window l, states[c] = z̃_0, z_1, ..., z_T (before forcing),
+    pre[c] = u_1, ..., u_T (the units' inputs, which the backward pass needs).
 
-    ``z0`` (C, M, L) holds the z̃_0; ``squares`` (C, L) and ``states`` (C, T+1, M, L) are filled in place.
+    ``z0`` (C, M, L) holds the z̃_0; ``squares`` (C, L), ``states`` (C, T+1, M, L) and ``pre`` (C, T, H, L)
+    are filled in place.
     """
     A, V, UT, theta, h, C, B, beta = params
     s, x, zhat, alpha = data
@@ -136,7 +144,7 @@ def forward(
     hidden = theta.shape[1]
     width, dtype = states.shape[-1], states.dtype
     zt, r = np.empty((n_latent, width), dtype), np.empty((n_obs, width), dtype)
-    u, phi_values = np.empty((hidden, width), dtype), np.empty((hidden, width), dtype)
+    phi_values = np.empty((hidden, width), dtype)
     for c in range(lo, hi):
         e = c // per_member
         # Per-member views once per chunk: a view per step costs reference-count updates.
@@ -146,7 +154,7 @@ def forward(
         total = splat(states, 0.0)
         for t in range(1, n_steps + 1):
             _forced_state(states, c, t - 1, zhat, alpha, e, zt)
-            _unit_outputs(UTe, thetae, unit, zt, u, phi_values, phi)
+            _unit_outputs(UTe, thetae, unit, zt, pre[c, t - 1], phi_values, phi)
             for m in range(n_latent):
                 acc = dot(fma(he[m], Ae[m], load(zt, m)), Ve[m], phi_values)
                 for k in range(n_inputs):
@@ -217,14 +225,14 @@ def _outer_sums(X: np.ndarray, Y: np.ndarray, out: np.ndarray) -> None:
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
 def backward(
-    lo: int, hi: int, per_member: int, scale: np.ndarray, states: np.ndarray, params: tuple, unit: tuple, data: tuple,
-    grads: tuple,
+    lo: int, hi: int, per_member: int, scale: np.ndarray, states: np.ndarray, pre: np.ndarray, params: tuple, unit: tuple,
+    data: tuple, grads: tuple,
 ) -> None:
     """Chunks lo..hi−1: per-chunk gradients added into ``grads`` (zeros on entry).
 
     ``grads`` holds one (C, *shape) array per array in ``params`` (same order; the caller sums the
     chunks of each member), then ∂z̃_0 (C, M, L); ``scale`` (C, L) is k_e of the module doc per window
-    (0 for padding); ``states`` is what ``forward`` stored.
+    (0 for padding); ``states`` and ``pre`` are what ``forward`` stored.
     """
     A, V, UT, theta, h, C, B, beta = params
     lin, ramp, clip = unit
@@ -234,7 +242,7 @@ def backward(
     dense = UT.shape[2] > 0
     repeat = hidden // n_latent
     width, dtype = states.shape[-1], states.dtype
-    lam, u = np.empty((n_latent, width), dtype), np.empty((hidden, width), dtype)
+    lam = np.empty((n_latent, width), dtype)
     # Per step of a chunk: δ_t, z̃_{t−1}, φ(u_t), γ_t, so that ∂V and ∂Uᵀ are summed afterwards as
     # products of these sequences (``_outer_sums``) rather than by a load and a store per term and step.
     deltas, forced = np.empty((n_stored - 1, n_latent, width), dtype), np.empty((n_stored - 1, n_latent, width), dtype)
@@ -266,9 +274,10 @@ def backward(
                     for m in range(n_latent):
                         store(delta, m, fma(load(delta, m), Be[i, m], kr))
                         store(gB, (i, m), fma(load(gB, (i, m)), kr, load(states, (c, t, m))))
-            # Recompute u_t and φ(u_t) from z̃_{t−1} (the forward pass stores only the states).
+            # z̃_{t−1} from the stored z_{t−1} (M values), φ(u_t) from the stored u_t.
+            u = pre[c, t - 1]
             _forced_state(states, c, t - 1, zhat, alpha, e, zt)
-            _unit_outputs(UTe, thetae, unit, zt, u, phi_values, phi)
+            _transfer(thetae, unit, u, phi_values, phi)
             for m in range(n_latent):
                 delta_m = load(delta, m)
                 store(gA, m, fma(load(gA, m), delta_m, load(zt, m)))

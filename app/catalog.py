@@ -9,7 +9,6 @@ from the user.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
@@ -58,7 +57,7 @@ def resolve(root: Path, name: str) -> Path:
 def _kind(path: Path) -> tuple[str, str]:
     try:
         attrs = runstore.read_attrs(path) if (path / "zarr.json").exists() else {}
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, ValueError) as err:  # ValueError: DsrError and json's decode error
         return "unreadable", f"zarr.json cannot be read ({err})"
     return ("run" if attrs.get("dsr_store") == runstore.STORE_KIND else "data"), ""
 

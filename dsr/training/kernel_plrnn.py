@@ -185,19 +185,21 @@ def _outer_sums(X: np.ndarray, Y: np.ndarray, out: np.ndarray) -> None:
     """out[p, q] += Σ_t Σ_l X[t, p, l] Y[t, q, l], i.e. Σ_t x_t y_tᵀ over sequences of lane vectors, summed over lanes.
 
     In 4 × 4 tiles whose 16 sums stay in registers over all t: 16 fused multiply-adds per 8 loads,
-    where accumulating into an array at every step costs a load and a store per term. Rows and
-    columns beyond the last full tile are summed one pair at a time.
+    where accumulating into an array at every step costs a load and a store per term. A tile at the
+    edge repeats the last row or column (the repeats' sums are dropped): a few wasted multiply-adds
+    cost less than narrower tiles, whose loads would limit them (M = 3 has only edge tiles).
     """
-    steps, rows, cols, width = X.shape[0], X.shape[1], Y.shape[1], X.shape[2]
-    tiled_rows, tiled_cols = rows - rows % 4, cols - cols % 4
-    sums = np.empty((16, width), X.dtype)
-    for p in range(0, tiled_rows, 4):
-        for q in range(0, tiled_cols, 4):
+    steps, rows, cols = X.shape[0], X.shape[1], Y.shape[1]
+    sums = np.empty((16, X.shape[2]), X.dtype)
+    for p in range(0, rows, 4):
+        p1, p2, p3 = min(p + 1, rows - 1), min(p + 2, rows - 1), min(p + 3, rows - 1)
+        for q in range(0, cols, 4):
+            q1, q2, q3 = min(q + 1, cols - 1), min(q + 2, cols - 1), min(q + 3, cols - 1)
             a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = splat(X, 0.0)
             a8 = a9 = a10 = a11 = a12 = a13 = a14 = a15 = splat(X, 0.0)
             for t in range(steps):
-                x0, x1, x2, x3 = load(X, (t, p)), load(X, (t, p + 1)), load(X, (t, p + 2)), load(X, (t, p + 3))
-                y0, y1, y2, y3 = load(Y, (t, q)), load(Y, (t, q + 1)), load(Y, (t, q + 2)), load(Y, (t, q + 3))
+                x0, x1, x2, x3 = load(X, (t, p)), load(X, (t, p1)), load(X, (t, p2)), load(X, (t, p3))
+                y0, y1, y2, y3 = load(Y, (t, q)), load(Y, (t, q1)), load(Y, (t, q2)), load(Y, (t, q3))
                 a0, a1, a2, a3 = fma(a0, x0, y0), fma(a1, x0, y1), fma(a2, x0, y2), fma(a3, x0, y3)
                 a4, a5, a6, a7 = fma(a4, x1, y0), fma(a5, x1, y1), fma(a6, x1, y2), fma(a7, x1, y3)
                 a8, a9, a10, a11 = fma(a8, x2, y0), fma(a9, x2, y1), fma(a10, x2, y2), fma(a11, x2, y3)
@@ -207,20 +209,12 @@ def _outer_sums(X: np.ndarray, Y: np.ndarray, out: np.ndarray) -> None:
             store(sums, 8, a8), store(sums, 9, a9), store(sums, 10, a10), store(sums, 11, a11)
             store(sums, 12, a12), store(sums, 13, a13), store(sums, 14, a14), store(sums, 15, a15)
             for k in range(16):
-                total = 0.0
-                for lane in range(width):
-                    total += sums[k, lane]
-                out[p + k // 4, q + k % 4] += total
-    for p in range(rows):
-        for q in range(tiled_cols if p < tiled_rows else 0, cols):
-            acc = splat(X, 0.0)
-            for t in range(steps):
-                acc = fma(acc, load(X, (t, p)), load(Y, (t, q)))
-            store(sums, 0, acc)
-            total = 0.0
-            for lane in range(width):
-                total += sums[0, lane]
-            out[p, q] += total
+                row, col = p + k // 4, q + k % 4
+                if row < rows and col < cols:
+                    total = 0.0
+                    for lane in range(sums.shape[1]):
+                        total += sums[k, lane]
+                    out[row, col] += total
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -245,10 +239,15 @@ def backward(
     lam = np.empty((n_latent, width), dtype)
     # Per step of a chunk: δ_t, z̃_{t−1}, φ(u_t), γ_t, so that ∂V and ∂Uᵀ are summed afterwards as
     # products of these sequences (``_outer_sums``) rather than by a load and a store per term and step.
-    deltas, forced = np.empty((n_stored - 1, n_latent, width), dtype), np.empty((n_stored - 1, n_latent, width), dtype)
-    phis, gammas = np.empty((n_stored - 1, hidden, width), dtype), np.empty((n_stored - 1, hidden, width), dtype)
+    # With M < 4 a tile would be mostly waste: there they are accumulated at every step (gV, gUT).
+    tiles = n_latent >= 4
+    kept = n_stored - 1 if tiles else 1  # without tiles one step's worth, reused
+    deltas, forced = np.empty((kept, n_latent, width), dtype), np.empty((kept, n_latent, width), dtype)
+    phis, gammas = np.empty((kept, hidden, width), dtype), np.empty((kept, hidden, width), dtype)
     r = np.empty((n_obs, width), dtype)
     # Gradients per lane, summed over the lanes once per chunk: every update is then one vector operation.
+    gV = np.empty((0 if tiles else n_latent, hidden, width), dtype)
+    gUT = np.empty((0 if tiles else n_latent, UT.shape[2], width), dtype)
     gA, gh, gtheta = np.empty((n_latent, width), dtype), np.empty((n_latent, width), dtype), np.empty((hidden, width), dtype)
     gC, gbeta = np.empty((n_latent, n_inputs, width), dtype), np.empty((beta.shape[1], width), dtype)
     gB = np.empty((B.shape[1], n_latent, width), dtype)
@@ -256,10 +255,11 @@ def backward(
         e = c // per_member
         k = load(scale, c)
         Ae, Ve, UTe, thetae, Be, betae = A[e], V[e], UT[e], theta[e], B[e], beta[e]
-        gA[...], gtheta[...], gh[...], gC[...], gB[...], gbeta[...] = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+        gA[...], gtheta[...], gh[...], gC[...], gB[...], gbeta[...], gV[...], gUT[...] = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
         lam[...] = 0.0
         for t in range(n_stored - 1, 0, -1):
-            delta, zt, phi_values, gamma = deltas[t - 1], forced[t - 1], phis[t - 1], gammas[t - 1]
+            slot = t - 1 if tiles else 0
+            delta, zt, phi_values, gamma = deltas[slot], forced[slot], phis[slot], gammas[slot]
             # δ_t = P_tᵀ λ_t + k Bᵀ r_t
             keep = 1.0 - alpha[t - 1, e]
             for m in range(n_latent):
@@ -284,6 +284,9 @@ def backward(
                 store(gh, m, add(load(gh, m), delta_m))
                 for kk in range(n_inputs):
                     store(gC, (m, kk), fma(load(gC, (m, kk)), delta_m, load(s, (c, t - 1, kk))))
+                if not tiles:
+                    for j in range(hidden):
+                        store(gV, (m, j), fma(load(gV, (m, j)), delta_m, load(phi_values, j)))
             # γ = φ'(u) ⊙ ω with ω = Vᵀ δ; θ takes the share of the shifted ramps.
             for j in range(hidden):
                 omega = mul(Ve[0, j], load(delta, 0))
@@ -296,16 +299,26 @@ def backward(
             # λ_{t−1} = A ⊙ δ_t + Uᵀ γ_t
             for i in range(n_latent):
                 lam_i = mul(Ae[i], load(delta, i))
-                if dense:
+                if dense and tiles:
                     lam_i = dot(lam_i, UTe[i], gamma)
+                elif dense:  # one pass for λ and the accumulated ∂Uᵀ
+                    zt_i = load(zt, i)
+                    for j in range(hidden):
+                        gamma_j = load(gamma, j)
+                        lam_i = fma(lam_i, UTe[i, j], gamma_j)
+                        store(gUT, (i, j), fma(load(gUT, (i, j)), zt_i, gamma_j))
                 else:
                     for b in range(repeat):
                         lam_i = add(lam_i, load(gamma, i * repeat + b))
                 store(lam, i, lam_i)
         _add_lane_sums(gA, grads[0][c])
-        _outer_sums(deltas, phis, grads[1][c])  # ∂V = Σ_t δ_t φ(u_t)ᵀ
-        if dense:
-            _outer_sums(forced, gammas, grads[2][c])  # ∂Uᵀ = Σ_t z̃_{t−1} γ_tᵀ
+        if tiles:
+            _outer_sums(deltas, phis, grads[1][c])  # ∂V = Σ_t δ_t φ(u_t)ᵀ
+            if dense:
+                _outer_sums(forced, gammas, grads[2][c])  # ∂Uᵀ = Σ_t z̃_{t−1} γ_tᵀ
+        else:
+            _add_lane_sums(gV, grads[1][c])
+            _add_lane_sums(gUT, grads[2][c])
         _add_lane_sums(gtheta, grads[3][c])
         _add_lane_sums(gh, grads[4][c])
         _add_lane_sums(gC, grads[5][c])

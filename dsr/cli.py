@@ -270,7 +270,12 @@ def fit_command(
     **options: Any,
 ) -> None:
     """Train a PLRNN-family model with generalized teacher forcing; write a run store."""
-    from dsr.fitting import fit, resume as resume_fit, run_path
+    import contextlib
+
+    from dsr.console import LOADING_NOTICE, slow_notice
+
+    with contextlib.nullcontext() if quiet else slow_notice(LOADING_NOTICE):
+        from dsr.fitting import fit, resume as resume_fit, run_path
     from dsr.progress import make_progress
     from dsr.training.config import resolve_config
 
@@ -334,7 +339,10 @@ def evaluate_command(
     json_: JsonOption = False,
 ) -> None:
     """Evaluate the best and last checkpoints: D_stsp, D_H, PE; store and print the metrics."""
-    from dsr.run import evaluate_run
+    from dsr.console import LOADING_NOTICE, slow_notice
+
+    with slow_notice(LOADING_NOTICE):
+        from dsr.run import evaluate_run
 
     table = evaluate_run(run, test=test, steps=steps)
     if json_:
@@ -365,7 +373,10 @@ def analyze_command(
     json_: JsonOption = False,
 ) -> None:
     """Lyapunov spectrum, dimensions, fixed points/cycles and symbolic codes of a run's model against its ground truth, or of a built-in system."""
-    from dsr.analyzing import analyze_command as run_analysis
+    from dsr.console import LOADING_NOTICE, slow_notice
+
+    with slow_notice(LOADING_NOTICE):
+        from dsr.analyzing import analyze_command as run_analysis
 
     run_analysis(
         target, order=order, json_=json_, param=param, checkpoint=checkpoint, member=member,

@@ -1,7 +1,11 @@
-"""The rich console that prints human-readable results on stdout."""
+"""Human-readable output: the rich console for results on stdout, and notices on stderr."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -18,3 +22,24 @@ def stdout_console() -> Console:
 
     console = Console()
     return console if console.is_terminal else Console(width=PIPE_WIDTH)
+
+
+LOADING_NOTICE = (
+    "loading dsr's numerical kernels (Numba compiles them on the first run after installing or upgrading dsr: about 20 s)"
+)
+
+
+@contextlib.contextmanager
+def slow_notice(text: str, after: float = 2.0) -> Iterator[None]:
+    """Print ``text`` on stderr if the block is still running after ``after`` seconds.
+
+    For waits that are long only sometimes (imports that compile on a cold Numba cache),
+    so that a fast run stays quiet and a slow one says why it is slow.
+    """
+    timer = threading.Timer(after, lambda: print(text, file=sys.stderr, flush=True))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()

@@ -335,7 +335,7 @@ def _run(trainer: Trainer, path: Path, status: StatusCallback | None = None) -> 
     _say(
         status,
         f"training {config.ensemble} {config.model} model(s) for {config.epochs} epochs on {next(trainer.model.parameters()).device.type}; "
-        "the first epoch also compiles the kernels (about 30 s after installing or upgrading dsr)",
+        "the first epoch also compiles the kernels (about 20 s after installing or upgrading dsr)",
     )
     try:
         trainer.run()

@@ -232,6 +232,20 @@ def test_item8_fit_reports_compiling_evaluating_and_writing(lorenz_store: Path, 
         assert ("fit lorenz.zarr" if terminal else "epoch 3/3") in between
 
 
+def test_item8_slow_imports_say_they_compile(capsys) -> None:
+    import time
+
+    from dsr.console import LOADING_NOTICE, slow_notice
+
+    with slow_notice("slow", after=0.05):
+        time.sleep(0.3)  # as the imports that compile on a cold Numba cache
+    with slow_notice("fast", after=0.3):
+        pass
+    time.sleep(0.4)
+    assert capsys.readouterr().err.splitlines() == ["slow"]
+    assert "compiles" in LOADING_NOTICE
+
+
 # --- item 9: no false CF claim; the trajectory has a time axis ---------------------------------------------------------
 
 

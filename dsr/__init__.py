@@ -7,7 +7,7 @@ imports under ``TYPE_CHECKING``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from dsr.training.config import FitConfig
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
+    """The public names of ``_API``, imported from their modules on first use."""
     if name in _API:
         import importlib
 

@@ -2,13 +2,14 @@
 
 Every store the app opens on behalf of a URL or a callback is named by its path relative to
 ROOT and goes through :func:`resolve`, which refuses anything that would land outside ROOT
-(``..``, absolute paths, symlinks pointing out). The only other path the app reads is a
-run's own declared input (its ``data_path`` attribute), which comes from the store, not
-from the user.
+(``..``, absolute paths, symlinks pointing out, stores holding such symlinks). The only other
+path the app reads is a run's own declared input (its ``data_path`` attribute), which comes from
+the store; it too is read only if it and its links lie inside ROOT (:func:`require_inside`).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
@@ -51,7 +52,23 @@ def resolve(root: Path, name: str) -> Path:
         raise Refused(f"'{text}' lies outside the served folder")
     if not is_zarr_store(path) or any(is_zarr_store(p) for p in path.parents if p.is_relative_to(root) and p != root):
         raise Refused(f"'{text}' is not a store under the served folder")
-    return path
+    return require_inside(root, path, f"'{text}'")
+
+
+def require_inside(root: Path, path: Path, what: str) -> Path:
+    """``path`` resolved, if it and every symlink inside it lead to places under ``root``; else :class:`Refused`.
+
+    Links are checked, not followed (so a link loop costs nothing).
+    """
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root):
+        raise Refused(f"{what} lies outside the served folder")
+    for folder, dirs, files in os.walk(resolved):
+        for entry in (*dirs, *files):
+            link = Path(folder, entry)
+            if link.is_symlink() and not link.resolve().is_relative_to(root):
+                raise Refused(f"{what} holds a link ({link.relative_to(resolved)}) to outside the served folder")
+    return resolved
 
 
 def _kind(path: Path) -> tuple[str, str]:
@@ -78,7 +95,10 @@ def scan(root: Path) -> list[StoreEntry]:
             if child.name.startswith(".") or not child.is_dir() or not child.resolve().is_relative_to(root):
                 continue
             if is_zarr_store(child):
-                kind, error = _kind(child)
+                try:
+                    kind, error = _kind(require_inside(root, child, child.name))
+                except Refused as err:
+                    kind, error = "unreadable", str(err)
                 found.append(StoreEntry(child.relative_to(root).as_posix(), child, kind, error))
             elif depth < MAX_DEPTH:
                 walk(child, depth + 1)

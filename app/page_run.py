@@ -34,7 +34,7 @@ def open_run_named(root: Path, name: str) -> RunView:
     path = catalog.resolve(root, name)
     if runstore.read_attrs(path).get("dsr_store") != runstore.STORE_KIND:
         raise catalog.Refused(f"'{name}' is a data store, not a run; open it as /data/{name}")
-    return open_run(path)
+    return open_run(path, root)
 
 
 def orbits_and_card(run: RunView, display: str) -> tuple[list[Orbit], html.Div]:

@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from dsr import runstore
-from dsr.app.catalog import stamp
+from dsr.app.catalog import require_inside, stamp
 from dsr.app.regions import Regions, rank
 from dsr.data import load
 from dsr.errors import DsrError
@@ -24,8 +24,9 @@ from dsr.errors import DsrError
 class RunView:
     """Read-only view of one run store."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, root: Path | None = None) -> None:
         self.path = path
+        self.root = root  # the served folder, outside which nothing is read; None outside the app
         self.attrs = runstore.read_attrs(path)
         self._groups: dict[str, xr.Dataset | None] = {}
 
@@ -106,12 +107,15 @@ class RunView:
     def _data(self) -> tuple[np.ndarray | None, str]:
         """The run's training data (first trial, (time, N)) in its units, or None and why not.
 
-        The path is the run's declared input (attr ``data_path``), never a user-supplied path.
+        The path is the run's declared input (attr ``data_path``), never a user-supplied path;
+        in the app it is read only if it lies inside the served folder.
         """
         data_path = self.attrs.get("data_path")
         if not data_path or not Path(data_path).exists():
             return None, f"data store {data_path} not found: model only"
         try:
+            if self.root is not None:
+                require_inside(self.root, Path(data_path), f"the run's data store {data_path} (serve a folder holding both)")
             return data_trial(Path(data_path), self.config.get("var")).values, ""
         except DsrError as err:
             return None, f"data store cannot be read ({err}): model only"
@@ -147,10 +151,10 @@ def _data_trial(path: Path, var: str | None, _stamp: int) -> Trial:
 
 
 @lru_cache(maxsize=16)
-def _open(path: Path, _stamp: int) -> RunView:
-    return RunView(path)
+def _open(path: Path, _stamp: int, root: Path | None) -> RunView:
+    return RunView(path, root)
 
 
-def open_run(path: Path) -> RunView:
-    """A (cached) view of the run store at ``path``; a new one whenever the store changed."""
-    return _open(path, stamp(path))
+def open_run(path: Path, root: Path | None = None) -> RunView:
+    """A (cached) view of the run store at ``path`` (reading nothing outside ``root``); a new one whenever the store changed."""
+    return _open(path, stamp(path), root)

@@ -11,10 +11,10 @@ import socket
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, Input, Output, dcc, html, set_props
 
 from dsr.app import page_compare, page_data, page_overview, page_run
-from dsr.app.components import card, guarded, note
+from dsr.app.components import card, error_card, guarded, note
 from dsr.app.style import CSS
 from dsr.errors import DsrError
 
@@ -39,6 +39,15 @@ def route(root: Path, pathname: str | None, search: str | None) -> html.Div:
     return card("Not found", note(f"no page at {path}"), dcc.Link("back to the runs", href="/"))
 
 
+CALLBACK_ERROR = "callback-error"
+"""Where the card of a callback's unhandled error is shown (above the page)."""
+
+
+def _callback_error(err: Exception) -> None:
+    """Show ``err`` as an error card and leave the callback's outputs as they were."""
+    set_props(CALLBACK_ERROR, {"children": error_card("Update failed", str(err) if isinstance(err, DsrError) else err)})
+
+
 def create_app(root: str | Path) -> Dash:
     """The dashboard over the stores under ``root`` (resolved once; nothing outside it is served).
 
@@ -54,6 +63,7 @@ def create_app(root: str | Path) -> Dash:
         suppress_callback_exceptions=True,  # page components appear only after routing
         assets_folder=str(Path(__file__).with_name("no-assets")),  # serve no files from disk
         update_title=None,
+        on_error=_callback_error,  # an unhandled callback error: an error card, not an HTTP 500
     )
     app.index_string = INDEX
     app.layout = html.Div(
@@ -63,6 +73,7 @@ def create_app(root: str | Path) -> Dash:
                 [html.Span("dsr", className="brand"), dcc.Link("Runs", href="/"), html.Span(str(shown_root), style={"opacity": 0.7})],
                 className="nav",
             ),
+            html.Div(id=CALLBACK_ERROR),
             html.Div(id="page", className="page"),
             # An empty graph on every page makes the browser load plotly.js while the user is
             # still on the overview, so that opening a run does not wait for it (~1-2 s).

@@ -57,15 +57,15 @@ def build_stores(base: Path) -> Path:
     from dsr.training.config import FitConfig
 
     quick = dict(epochs=2, batches_per_epoch=5, eval_every=1, eval_steps=2000)
-    r1 = dsr.fit(DATA, FitConfig(**quick), out=root, name="r1")
-    r2 = dsr.fit(DATA, FitConfig(model="alrnn", latent=6, relus=2, **quick), out=root, name="r2")
+    data = shutil.copytree(DATA, root / "lorenz63.zarr")  # the runs' data lie under ROOT, where the app reads them
+    r1 = dsr.fit(data, FitConfig(**quick), out=root, name="r1")
+    r2 = dsr.fit(data, FitConfig(model="alrnn", latent=6, relus=2, **quick), out=root, name="r2")
     analyze(r2, settings=Settings(steps=2_000, transient=200, initial_conditions=2, trajectory_steps=5_000))
     shutil.copytree(r1, root / "long.zarr")
     runstore.write_group(root / "long.zarr", runstore.TRAJECTORY, _long_trajectory(r1))
     runstore.create(root / "pending.zarr", {"config": {"model": "plrnn", "epochs": 10}, "variables": ["x", "y", "z"], "dt": 0.01})
     (root / "broken.zarr").mkdir()
     (root / "broken.zarr" / "zarr.json").write_text("{half written")
-    shutil.copytree(DATA, root / "lorenz63.zarr")
     shutil.copytree(DATA, base / "outside.zarr")
     (root / "link.zarr").symlink_to(base / "outside.zarr")
     done.touch()

@@ -541,3 +541,68 @@ def test_an_unexpected_exception_is_one_line_and_debug_shows_the_traceback(run_c
     assert_one_line_error(run_cli("check", data), "unexpected RuntimeError: boom", "dsr --debug")
     with pytest.raises(RuntimeError, match="boom"):
         run_cli("--debug", "check", data)
+
+
+# --- the app reads nothing outside ROOT; callback errors are cards ---------------------------------------------
+
+
+@pytest.fixture
+def served(finished: Path, tmp_path: Path) -> Path:
+    """ROOT holding a copy of a finished run whose data store lies outside ROOT."""
+    root = tmp_path / "root"
+    shutil.copytree(finished, root / "r.zarr")
+    return root.resolve()
+
+
+def _outside_link(root: Path, inside: Path, target: Path) -> None:
+    """Replace ``inside`` (a file or folder in a store under ROOT) by a symlink to ``target`` outside ROOT."""
+    shutil.rmtree(inside) if inside.is_dir() else inside.unlink()
+    inside.symlink_to(target)
+
+
+def test_the_app_does_not_read_a_runs_data_outside_root(served: Path) -> None:
+    from dsr.app.page_run import open_run_named
+
+    run = open_run_named(served, "r.zarr")
+    assert run.data_series is None and "lies outside the served folder" in run.data_problem
+
+
+def test_the_app_does_not_follow_a_link_out_of_root_inside_a_data_store(served: Path, data: Path, tmp_path: Path) -> None:
+    from dsr.app.page_run import open_run_named
+
+    inner = _copy(data, served / "d.zarr")
+    chunk = next(p for p in sorted((inner / "x" / "c").rglob("*")) if p.is_file())
+    _outside_link(served, chunk, next(p for p in sorted((data / "x" / "c").rglob("*")) if p.is_file()))
+    runstore.update_attrs(served / "r.zarr", data_path=str(inner))
+    run = open_run_named(served, "r.zarr")
+    assert run.data_series is None and "holds a link" in run.data_problem
+
+
+def test_the_app_refuses_a_store_with_a_group_linked_out_of_root(served: Path, finished: Path) -> None:
+    from dsr.app import catalog
+    from dsr.app.server import route
+
+    _outside_link(served, served / "r.zarr" / "trajectory", finished / "trajectory")
+    page = str(route(served, "/run/r.zarr", ""))
+    assert "card error" in page and "holds a link (trajectory)" in page
+    assert [(e.name, e.kind) for e in catalog.scan(served)] == [("r.zarr", "unreadable")]
+
+
+def test_a_callback_error_becomes_an_error_card_not_http_500(served: Path) -> None:
+    from dsr.app.page_run import PREFIX
+    from dsr.app.panel_attractor import ids
+    from dsr.app.server import CALLBACK_ERROR, create_app
+
+    i = ids(PREFIX)
+    values = {"mode": "variables", "colour": "source", "x": "x", "y": "y", "z": "z", "points": 1000}
+    payload = {
+        "output": f"{i['graph']}.figure",
+        "outputs": {"id": i["graph"], "property": "figure"},
+        "inputs": [{"id": i[k], "property": "value", "value": v} for k, v in values.items()],
+        "state": [{"id": i["source"], "property": "data", "value": "../../etc"}],
+        "changedPropIds": [f"{i['mode']}.value"],
+    }
+    response = create_app(served).server.test_client().post("/_dash-update-component", json=payload)
+    assert response.status_code == 200, response.data
+    side = response.get_json()["sideUpdate"][CALLBACK_ERROR]["children"]
+    assert "card error" in json.dumps(side) and "served folder" in json.dumps(side)

@@ -64,6 +64,8 @@ def describe(path: str | os.PathLike) -> dict:
         if np.issubdtype(da.dtype, np.number) and da.ndim >= 1 and da.shape[-1] > 0:
             last = da.dims[-1]
             labels = [str(v) for v in da[last].values] if last in da.coords else [f"{last}{i}" for i in range(da.shape[-1])]
+            # A repeated name would merge columns in the table; number the repeats instead.
+            labels = [label if labels.count(label) == 1 else f"{label} [{i}]" for i, label in enumerate(labels)]
             entry["stats"] = _column_stats(read_values(da, path), labels)
         variables[str(name)] = entry
     first = next(iter(ds.data_vars.values()), None)

@@ -606,3 +606,20 @@ def test_a_callback_error_becomes_an_error_card_not_http_500(served: Path) -> No
     assert response.status_code == 200, response.data
     side = response.get_json()["sideUpdate"][CALLBACK_ERROR]["children"]
     assert "card error" in json.dumps(side) and "served folder" in json.dumps(side)
+
+
+def test_info_keeps_every_column_of_repeated_variable_names(run_cli, tmp_path: Path) -> None:
+    result = run_cli("info", _store(tmp_path, np.random.rand(50, 2), ["a", "a"]), "--json")
+    assert result.code == 0 and list(json.loads(result.out)["variables"]["x"]["stats"]) == ["a [0]", "a [1]"]
+
+
+@pytest.mark.parametrize("command", ["simulate", "import"])
+def test_overwriting_a_plain_file_leaves_no_old_copy(run_cli, tmp_path: Path, command: str) -> None:
+    out = tmp_path / "out.zarr"
+    out.write_text("a plain file")
+    args = {
+        "simulate": ["simulate", "lorenz63", "-o", out, "--steps", "100", "--overwrite"],
+        "import": ["import", _npy(tmp_path, np.random.rand(50, 2)), "-o", out, "--overwrite"],
+    }[command]
+    assert run_cli(*args).code == 0
+    assert out.is_dir() and _leftovers(tmp_path) == []

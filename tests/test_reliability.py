@@ -623,3 +623,33 @@ def test_overwriting_a_plain_file_leaves_no_old_copy(run_cli, tmp_path: Path, co
     }[command]
     assert run_cli(*args).code == 0
     assert out.is_dir() and _leftovers(tmp_path) == []
+
+
+@pytest.fixture
+def small_disk(request: pytest.FixtureRequest, tmp_path: Path):
+    """A tmpfs of ``request.param`` bytes (needs root; skipped elsewhere), unmounted afterwards."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={request.param}", "tmpfs", disk], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("mounting a tmpfs needs root; the other full-disk tests raise ENOSPC instead")
+    yield disk
+    subprocess.run(["umount", "-l", disk], check=True)
+
+
+@pytest.mark.parametrize("small_disk", ["150k", "450k", "600k"], indirect=True)  # full at the first checkpoint, later, or not
+def test_a_fit_on_a_real_full_disk_fails_in_one_line_and_resumes_exactly(
+    run_cli, killed_fits: dict[int, Path], data: Path, toml: Path, small_disk: Path
+) -> None:
+    path = small_disk / "run.zarr"
+    result = run_cli(*_fit_args(data, toml, small_disk, "run"))
+    if result.code != 0:
+        assert_one_line_error(result, "No space left on device")
+        assert _leftovers(small_disk) == []
+        subprocess.run(["mount", "-o", "remount,size=64m", small_disk], check=True)  # space freed
+        if not path.exists():  # it failed before its store existed
+            assert run_cli(*_fit_args(data, toml, small_disk, "run")).code == 0
+        else:
+            assert run_cli("fit", "--resume", path, "--quiet").code == 0, "resume after the disk was freed"
+    for group in ("params/last", "params/best"):
+        xr.testing.assert_identical(runstore.read_group(killed_fits[0], group).drop_attrs(), runstore.read_group(path, group).drop_attrs())

@@ -416,7 +416,7 @@ def _os_problem(err: OSError) -> str:
 
     where = f"{err.filename}: " if err.filename else ""
     fixes = {
-        errno.ENOSPC: "free some space or write elsewhere (the run can be continued with dsr fit --resume)",
+        errno.ENOSPC: "free some space or write elsewhere (an interrupted fit continues with dsr fit --resume RUN)",
         errno.EDQUOT: "free some space or write elsewhere",
         errno.EACCES: "choose a path you may write to, or change its permissions",
         errno.EPERM: "choose a path you may write to, or change its permissions",
@@ -457,7 +457,7 @@ def main() -> None:
         elif isinstance(err, csv.Error):
             problem, code = f"the CSV file cannot be parsed ({err}); check its quoting and line lengths", 2
         elif isinstance(err, MemoryError):
-            problem, code = "out of memory; choose smaller --latent, --hidden, --ensemble or --batch-size", 2
+            problem, code = "out of memory; choose smaller sizes (--steps, --latent, --hidden, --ensemble, --batch-size)", 2
         else:
             problem = f"unexpected {type(err).__name__}: {err}; rerun as dsr --debug ... for the traceback and report it"
             code = 2

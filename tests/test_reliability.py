@@ -456,6 +456,9 @@ ERROR_CASES: dict[str, tuple] = {
         )
         for option, value in (("latent", "10000000"), ("hidden", "100000000000"), ("ensemble", "100000000000"))
     },
+    "simulate --steps beyond memory": (
+        lambda t, d, r, c: ["simulate", "lorenz63", "-o", t / "s.zarr", "--steps", str(10**13)], "out of memory; choose smaller sizes"
+    ),
     "--seed 2**64": (lambda t, d, r, c: ["fit", d, "--config", c, "--out", t, "--seed", str(2**64)], "exceeds 64-bit seeds"),
     "evaluate --steps 0": (lambda t, d, r, c: ["evaluate", r, "--steps", "0"], "must be at least 1"),
     "evaluate --steps -3": (lambda t, d, r, c: ["evaluate", r, "--steps", "-3"], "must be at least 1"),

@@ -383,6 +383,12 @@ def _file(t: Path, name: str, content: bytes) -> Path:
     return t / name
 
 
+def _analysis_file(run: Path) -> Path:
+    shutil.rmtree(run / "analysis")
+    (run / "analysis").write_text("x")
+    return run
+
+
 def _busy_port() -> int:
     server = socket.create_server(("127.0.0.1", 0))
     _BUSY.append(server)  # kept open until the test ends
@@ -472,6 +478,10 @@ ERROR_CASES: dict[str, tuple] = {
     "bad standardization attribute, analyze": (
         lambda t, d, r, c: ["analyze", _set_attr(_copy(r, t / "r.zarr"), standardization="bad"), "--no-write"],
         "standardization is malformed",
+    ),
+    "analysis is a file, analyze": (
+        lambda t, d, r, c: ["analyze", _analysis_file(_copy(r, t / "r.zarr")), "--steps", "200", "--trajectory-steps", "2000"],
+        "a file stands where a folder is needed",
     ),
     "complex array import": (lambda t, d, r, c: ["import", _npy(t, np.ones((50, 2), complex)), "-o", t / "a.zarr"], "no real numbers"),
     "0-row array import": (lambda t, d, r, c: ["import", _npy(t, np.ones((0, 2))), "-o", t / "a.zarr"], "no real numbers"),

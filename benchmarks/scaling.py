@@ -140,7 +140,8 @@ def main() -> None:
     print(f"{'N=M':>5} {'kernel x':>9} " + " ".join(f"{p:>11}" for p in PARTS if p != "kernel"))
     for n, row in rows.items():
         kernel = row["kernel"] / first["kernel"]
-        cells = " ".join(f"{row[p] / first[p] / kernel:11.2f}" for p in PARTS if p != "kernel")
+        # "step rest" is a difference of two timings and can come out as 0 on a busy machine.
+        cells = " ".join(f"{row[p] / first[p] / kernel:11.2f}" if first[p] > 0 else f"{'-':>11}" for p in PARTS if p != "kernel")
         print(f"{n:>5} {kernel:9.2f} {cells}")
 
 

@@ -201,7 +201,7 @@ def test_divergence_rolls_back_with_halved_learning_rate(lorenz_store: Path, tmp
         return loss * np.nan if calls["n"] == 4 else loss  # first batch of epoch 2
 
     monkeypatch.setattr(step_module, "member_losses", nan_once)
-    path = _fit(lorenz_store, tmp_path, "div")
+    path = _fit(lorenz_store, tmp_path, "div", kernel="autograd")  # the per-batch loop (compiled epochs: test_fused_epoch)
     history = runstore.read_group(path, "history")
     assert history["rollbacks"].values.tolist() == [0, 1, 1]
     config = FitConfig(**TINY)
@@ -213,7 +213,8 @@ def test_divergence_rolls_back_with_halved_learning_rate(lorenz_store: Path, tmp
 def test_persistent_divergence_fails_with_a_clear_message(lorenz_store: Path, tmp_path: Path, run_cli, monkeypatch) -> None:
     original = step_module.member_losses
     monkeypatch.setattr(step_module, "member_losses", lambda *a, **k: original(*a, **k) * np.inf)
-    result = run_cli("fit", lorenz_store, "--out", tmp_path, "--name", "bad", "--quiet", "--config", _toml(tmp_path), "--epochs", "2", "--sequence-length", "20")
+    result = run_cli("fit", lorenz_store, "--out", tmp_path, "--name", "bad", "--quiet", "--config", _toml(tmp_path), "--epochs", "2",
+                     "--sequence-length", "20", "--kernel", "autograd")  # the per-batch loop, where member_losses is patched
     assert_one_line_error(result, "diverged", "3 rollbacks", code=3)  # a distinct code, so that scripts can retry
     assert runstore.read_attrs(tmp_path / "bad.zarr")["status"] == "failed"
 

@@ -9,7 +9,9 @@ member e's seed (up to floating-point reassociation in batched products).
 Each batch is one :func:`dsr.training.step.make_step` step on the fastest path that supports the
 model (``config.kernel``; the rule is :func:`dsr.training.paths.resolve_kernel`): the fused kernels
 or the CUDA graph, else the autograd reference. The path taken is written to the run store's
-root attrs as ``kernel`` and shown in the progress line.
+root attrs as ``kernel`` and shown in the progress line. On the CPU's fused path, where the fit
+allows it, a whole epoch runs as compiled calls instead (:mod:`dsr.training.fused_epoch`; the same
+steps, tested equal to this loop).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from dsr.signals import deferred_interrupts
 from dsr.training.config import FitConfig
 from dsr.training.forcing import ForcingSchedule
 from dsr.training.fused import torch_threads_for
+from dsr.training.fused_epoch import FusedEpoch, fused_epoch_unsupported
 from dsr.training.graphed import GraphedStep
 from dsr.training.paths import resolve_kernel
 from dsr.training.state import optimizer_from_dataset, optimizer_to_dataset
@@ -95,6 +98,10 @@ class Trainer:
             model, self.optimizer, self.kernel, partial=config.partial_forcing, l2=config.l2, grad_clip=config.grad_clip
         )
         self.forcing = ForcingSchedule(config, model.ensemble, tau)
+        # Whole epochs as compiled calls where they can run (the per-batch loop below stays the reference).
+        self.fused_epoch = None
+        if fused_epoch_unsupported(model, config, self.kernel) is None:
+            self.fused_epoch = FusedEpoch(model, self.optimizer, self.sampler, self.forcing, config)
         self.epoch = 0
         self.lr_scale = 1.0
         self.rollbacks = 0
@@ -115,11 +122,24 @@ class Trainer:
     # ----- one epoch ------------------------------------------------------------------------------
 
     def train_epoch(self) -> dict[str, np.ndarray]:
-        c = self.config
+        """One epoch at this epoch's rate and α: mean loss and gradient norm per member; Diverged if not finite."""
         set_learning_rate(self.optimizer, self.learning_rate(self.epoch))
         self.forcing.start_epoch(self.epoch)
+        stats = self._batches() if self.fused_epoch is None else self._compiled_epoch()
+        if not all(torch.isfinite(p).all() for p in self.model.parameters()):
+            raise Diverged(f"non-finite parameters after epoch {self.epoch + 1}")
+        return stats
+
+    def _compiled_epoch(self) -> dict[str, np.ndarray]:
+        loss, grad_norm, failed = self.fused_epoch.run()
+        if failed is not None:
+            raise Diverged(f"non-finite loss in epoch {self.epoch + 1}")
+        return {"loss": loss, "grad_norm": grad_norm}
+
+    def _batches(self) -> dict[str, np.ndarray]:
+        """The per-batch loop: one ``make_step`` step per batch, aGTF after each."""
         losses, norms = [], []
-        for _ in range(c.batches_per_epoch):
+        for _ in range(self.config.batches_per_epoch):
             x, s = self.sampler.sample()
             alphas = _alphas_like(self.forcing.alphas(x.shape[2] - 1), x)
             loss, grad_norm = self.step(x, s, alphas)
@@ -129,8 +149,6 @@ class Trainer:
             self.forcing.after_batch(self.model, x, self.kernel)
             losses.append(loss.clone())
             norms.append(grad_norm.clone())
-        if not all(torch.isfinite(p).all() for p in self.model.parameters()):
-            raise Diverged(f"non-finite parameters after epoch {self.epoch + 1}")
         return {
             "loss": torch.stack(losses).mean(0).cpu().numpy(),
             "grad_norm": torch.stack(norms).mean(0).cpu().numpy(),

@@ -1,0 +1,342 @@
+"""A whole training epoch in one compiled call per group of ensemble members (CPU).
+
+The per-batch path (:func:`dsr.training.step.make_step` on the fused kernel) runs, for every batch,
+window sampling in numpy, the kernel's forward and backward pass behind a ``torch.autograd.Function``,
+torch's per-member gradient norms and clipping, torch's RAdam and, every ``agtf_interval`` batches,
+aGTF's bound, handing the kernels' chunks to a thread pool and back at every call. For the small
+models of this field those hand-offs and torch's small operations cost as much as the kernel.
+
+Members of an ensemble never interact: each has its own windows, noise, α, gradient norm and
+clipping, and RAdam is elementwise. So here each thread takes a group of members and runs the whole
+epoch for them in one Numba call (:func:`train_members`): gather the batch's windows (drawn
+beforehand from each member's own generator, in the order :class:`WindowSampler` draws them), the
+kernel's forward and backward pass (:mod:`dsr.training.kernel_plrnn`), the gradient norm and
+clipping, the RAdam update (``torch.optim.RAdam``'s single-tensor algorithm: Liu et al., ICLR 2020)
+and aGTF's estimate of α (Hess et al., ICML 2023). Torch is touched only at the epoch's edges: the
+parameters and the optimizer's moments are copied into the kernel's unit form before and back after.
+The per-batch path stays the reference this one is tested against (``tests/test_fused_epoch.py``:
+equal parameters to float64 rounding after several epochs, every supported kind and forcing mode).
+
+Supported: the kinds whose unit form is their own parameters (shPLRNN, clipped shPLRNN, AL-RNN),
+identity observation (with its initial-state map L when M > N), no external inputs and no L2 term;
+:func:`fused_epoch_unsupported` says why otherwise, and the trainer keeps the per-batch path.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from numba import literal_unroll, njit
+
+from dsr.models import LatentModel
+from dsr.training import kernel_plrnn
+from dsr.training.config import FitConfig
+from dsr.training.forcing import ForcingSchedule
+from dsr.training.fused import _in_parallel, _kernel_dtype, _UNIT_FORMS
+from dsr.training.lanes import lanes
+from dsr.training.windows import WindowSampler
+
+# The unit form's parameters (A, V, Uᵀ, θ, h) per kind: the torch parameter each one is, and whether
+# it is stored transposed (Uᵀ of W2). θ of the AL-RNN is not a parameter (zeros, never updated).
+_LAYOUTS: dict[str, tuple[tuple[str | None, bool], ...]] = {
+    "shplrnn": (("A", False), ("W1", False), ("W2", True), ("h2", False), ("h1", False)),
+    "clipped-shplrnn": (("A", False), ("W1", False), ("W2", True), ("h2", False), ("h1", False)),
+    "alrnn": (("A", False), ("W", False), (None, False), (None, False), ("h", False)),
+}
+_FORCING_CODES = {"gtf": 0, "agtf": 1, "stf": 2}
+
+
+def fused_epoch_unsupported(model: LatentModel, config: FitConfig, kernel: str) -> str | None:
+    """Why whole epochs cannot run compiled for this fit (one line), or None when they can."""
+    if kernel != "fused" or model.A.device.type != "cpu":
+        return "whole compiled epochs run on the CPU's fused kernel path"
+    if model.kind not in _LAYOUTS:
+        return f"the {model.kind} unit form is not its own parameters"
+    if model.config.observation != "identity" or model.config.inputs or config.l2:
+        return "the affine observation, external inputs and the L2 term train batch by batch"
+    return None
+
+
+class FusedEpoch:
+    """Runs the trainer's epochs as compiled calls (module doc); the trainer's objects keep the state."""
+
+    def __init__(
+        self, model: LatentModel, optimizer: torch.optim.RAdam, sampler: WindowSampler, forcing: ForcingSchedule,
+        config: FitConfig,
+    ) -> None:
+        self.model, self.optimizer, self.sampler, self.forcing, self.config = model, optimizer, sampler, forcing, config
+        self.dtype = _kernel_dtype(model.A)
+        self.values = np.ascontiguousarray(sampler.values.numpy(), dtype=self.dtype)
+        self.layout = _LAYOUTS[model.kind]
+        self.unit = tuple(c.astype(self.dtype) for c in _UNIT_FORMS[model.kind](model)[1])
+        obs = model.observation
+        self.initial_map = getattr(obs, "L", None)  # (E, M − N, N) when M > N
+
+    # ----- torch ↔ unit form -------------------------------------------------------------------------
+
+    def _parameters(self) -> list[torch.Tensor]:
+        """The torch tensors behind the unit form's A, V, Uᵀ, θ, h and L (None where there is none)."""
+        named = dict(self.model.named_parameters())
+        tensors = [named[name] if name else None for name, _ in self.layout]
+        return [*tensors, self.initial_map]
+
+    def _arrays(self, tensors: list[torch.Tensor | None], make) -> tuple[np.ndarray, ...]:
+        """Unit-form arrays from ``make(tensor)`` per parameter (transposed where the layout says so);
+        zeros of the unit form's shape where there is no parameter."""
+        (A, V, UT, theta, h), _ = _UNIT_FORMS[self.model.kind](self.model)
+        shapes = [tuple(t.shape) for t in (A, V, UT, theta, h)]
+        E, M, N = self.model.ensemble, self.model.latent, self.model.config.n_obs
+        shapes.append((E, M - N, N))
+        arrays = []
+        for (tensor, (_, transposed)), shape in zip(zip(tensors, [*self.layout, (None, False)]), shapes, strict=True):
+            if tensor is None:
+                arrays.append(np.zeros(shape, self.dtype))
+                continue
+            value = make(tensor).detach().numpy()
+            arrays.append(np.ascontiguousarray(np.swapaxes(value, 1, 2) if transposed else value, dtype=self.dtype))
+        return tuple(arrays)
+
+    def _write_back(self, tensors: list[torch.Tensor | None], arrays: tuple[np.ndarray, ...], make) -> None:
+        with torch.no_grad():
+            for tensor, array, (_, transposed) in zip(tensors, arrays, [*self.layout, (None, False)], strict=True):
+                if tensor is not None:
+                    make(tensor).copy_(torch.from_numpy(np.swapaxes(array, 1, 2) if transposed else array))
+
+    def _optimizer_state(self, tensors: list[torch.Tensor | None]) -> dict:
+        """RAdam's per-parameter state, created as torch creates it on a first step."""
+        for tensor in tensors:
+            if tensor is not None and not self.optimizer.state.get(tensor):
+                self.optimizer.state[tensor] = {
+                    "step": torch.tensor(0.0, dtype=torch.get_default_dtype()),
+                    "exp_avg": torch.zeros_like(tensor, memory_format=torch.preserve_format),
+                    "exp_avg_sq": torch.zeros_like(tensor, memory_format=torch.preserve_format),
+                }
+        return self.optimizer.state
+
+    # ----- one epoch -------------------------------------------------------------------------------
+
+    def _draws(self, batches: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each member's windows (trial, start) per batch, (B, E, S, 2), and its noise (B, E, S, T̃+1, N)
+        or an empty array: the calls and order of ``WindowSampler.sample`` on each member's generator."""
+        s = self.sampler
+        trials, n_time, n_obs = s.values.shape
+        picks = np.empty((batches, len(s.rngs), s.batch_size, 2), np.int64)
+        noise = np.zeros((batches, len(s.rngs), s.batch_size, s.length + 1, n_obs) if s.noise > 0 else (0, 0, 0, 0, 0), self.dtype)
+        for b in range(batches):
+            for e, rng in enumerate(s.rngs):
+                picks[b, e, :, 0] = rng.integers(0, trials, s.batch_size)
+                picks[b, e, :, 1] = rng.integers(0, n_time - s.length, s.batch_size)
+                if s.noise > 0:
+                    # As the sampler: the draw in float64, cast to the model's dtype, then scaled there.
+                    noise[b, e] = rng.standard_normal((s.batch_size, s.length + 1, n_obs)).astype(self.dtype) * self.dtype(s.noise)
+        return picks, noise
+
+    def run(self) -> tuple[np.ndarray, np.ndarray, int | None]:
+        """Train one epoch at the optimizer's current rate: mean loss and gradient norm per member over
+        the batches, and the 1-based batch whose loss was not finite (None if none; then stop)."""
+        c, model, forcing = self.config, self.model, self.forcing
+        E, M, N = model.ensemble, model.latent, model.config.n_obs
+        S, T = c.batch_size, c.sequence_length
+        width = lanes(self.dtype)
+        per_member = -(-S // width)
+        tensors = self._parameters()
+        state = self._optimizer_state(tensors)
+        params = self._arrays(tensors, lambda t: t)
+        first = self._arrays(tensors, lambda t: state[t]["exp_avg"])
+        second = self._arrays(tensors, lambda t: state[t]["exp_avg_sq"])
+        step0 = int(next(state[t]["step"] for t in tensors if t is not None).item())
+        picks, noise = self._draws(c.batches_per_epoch)
+        group = self.optimizer.param_groups[0]
+        beta1, beta2 = group["betas"]
+        alpha = forcing.alpha.numpy().astype(np.float64).copy()
+        stf = np.array([1.0 if t % forcing.tau == 0 else 0.0 for t in range(1, T + 1)]) if forcing.kind == "stf" else np.zeros(0)
+        forced = N if c.partial_forcing else M
+        chunks = E * per_member
+        work = (
+            np.zeros((chunks, T, 0, width), self.dtype),  # inputs s (none)
+            np.zeros((chunks, T, N, width), self.dtype),  # targets x_1..x_T
+            np.zeros((chunks, T, forced, width), self.dtype),  # forcing signals ẑ
+            np.zeros((T, E), self.dtype),  # α_t per member
+            np.zeros((chunks, M, width), self.dtype),  # z̃_0
+            np.zeros((chunks, width), self.dtype),  # squares
+            np.zeros((chunks, T + 1, M, width), self.dtype),  # states
+            np.zeros((chunks, T, params[3].shape[1], width), self.dtype),  # units' inputs
+            np.zeros((chunks, T, M, width), self.dtype),  # bound's states [x; 0]
+            np.zeros((chunks, width)),  # bound's log-norms
+        )
+        losses = np.full((c.batches_per_epoch, E), np.nan)
+        norms = np.full((c.batches_per_epoch, E), np.nan)
+        failed = np.zeros(E, np.int64)
+        settings = np.array([float(group["lr"]), beta1, beta2, group["eps"], c.grad_clip or 0.0, c.agtf_decay])
+        counters = np.array([step0, forcing._batches, c.agtf_interval, _FORCING_CODES[forcing.kind], kernel_plrnn.LANCZOS_STEPS])
+        trained = np.array([t is not None for t in tensors], np.float64)
+        _in_parallel(
+            train_members, E, per_member, self.values, picks, noise, params, first, second, trained, self.unit, alpha,
+            stf, settings, counters, work, losses, norms, failed,
+        )
+        bad = [int(b) for b in failed if b > 0]
+        if bad:
+            return losses[0], norms[0], min(bad)
+        self._write_back(tensors, params, lambda t: t)
+        self._write_back(tensors, first, lambda t: state[t]["exp_avg"])
+        self._write_back(tensors, second, lambda t: state[t]["exp_avg_sq"])
+        for tensor in tensors:
+            if tensor is not None:
+                state[tensor]["step"].fill_(step0 + c.batches_per_epoch)
+        if forcing.kind == "agtf":  # the schedule counts batches for aGTF only
+            forcing.alpha = torch.from_numpy(alpha)
+            forcing._batches += c.batches_per_epoch
+        return losses.mean(axis=0), norms.mean(axis=0), None
+
+
+@njit(cache=True, nogil=True)
+def _radam(param: np.ndarray, grad: np.ndarray, first: np.ndarray, second: np.ndarray, step: int, settings: np.ndarray) -> None:
+    """torch.optim.RAdam's single-tensor update of one member's parameter array (flat views), at ``step`` ≥ 1.
+
+    m ← m + (1 − β₁)(g − m); v ← β₂ v + (1 − β₂) g²; m̂ = m / (1 − β₁ᵗ); ρ_∞ = 2/(1 − β₂) − 1,
+    ρ_t = ρ_∞ − 2t β₂ᵗ/(1 − β₂ᵗ); if ρ_t > 5: θ ← θ − lr m̂ √(1 − β₂ᵗ)/(√v + ε) r_t with
+    r_t = √((ρ_t − 4)(ρ_t − 2)ρ_∞ / ((ρ_∞ − 4)(ρ_∞ − 2)ρ_t)), else θ ← θ − lr m̂ (Liu et al., ICLR 2020).
+    """
+    lr, beta1, beta2, eps = settings[0], settings[1], settings[2], settings[3]
+    correction1, correction2 = 1.0 - beta1**step, 1.0 - beta2**step
+    rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    rho = rho_inf - 2.0 * step * beta2**step / correction2
+    rectified = rho > 5.0
+    rect = math.sqrt((rho - 4.0) * (rho - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho)) if rectified else 0.0
+    for i in range(param.size):
+        g = grad[i]
+        first[i] += (1.0 - beta1) * (g - first[i])
+        second[i] = second[i] * beta2 + (1.0 - beta2) * g * g
+        corrected = first[i] / correction1
+        if rectified:
+            param[i] -= corrected * lr * (math.sqrt(correction2) / (math.sqrt(second[i]) + eps)) * rect
+        else:
+            param[i] -= corrected * lr
+
+
+@njit(cache=True, nogil=True)
+def _squares(a: np.ndarray) -> float:
+    total = 0.0
+    for value in a.ravel():
+        total += float(value) * float(value)
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _update(param: np.ndarray, grad: np.ndarray, factor: float, first: np.ndarray, second: np.ndarray, step: int, settings: np.ndarray) -> None:
+    """RAdam on one member's parameter array with its clipped gradient ``factor · grad`` (no-op when empty)."""
+    if param.size:
+        _radam(param.reshape(-1), (grad * factor).reshape(-1), first.reshape(-1), second.reshape(-1), step, settings)
+
+
+@njit(cache=True, nogil=True)
+def train_members(
+    lo: int, hi: int, per_member: int, values: np.ndarray, picks: np.ndarray, noise: np.ndarray, params: tuple,
+    first: tuple, second: tuple, trained: np.ndarray, unit: tuple, alpha: np.ndarray, stf: np.ndarray,
+    settings: np.ndarray, counters: np.ndarray, work: tuple, losses: np.ndarray, norms: np.ndarray, failed: np.ndarray,
+) -> None:
+    """One epoch of members lo..hi−1 (module doc); losses and norms (B, E) per batch, failed[e] the first
+    batch (1-based) with a non-finite loss, after which member e stops. ``params``/``first``/``second``:
+    the unit form (A, V, Uᵀ, θ, h) and L, each (E, ...), updated in place (``trained``: which of the six
+    are parameters); ``alpha`` (E,) float64, updated by aGTF."""
+    A, V, UT, theta, h, L = params
+    s, x, zhat, table, z0, squares, states, pre, bound_states, logs = work
+    grad_clip, decay = settings[4], settings[5]
+    step0, batches_done, interval, forcing, lanczos = counters[0], counters[1], counters[2], counters[3], counters[4]
+    n_batches, n_windows, width = picks.shape[0], picks.shape[2], x.shape[-1]
+    n_steps, n_obs, n_latent = x.shape[1], x.shape[2], z0.shape[1]
+    count = n_windows * n_steps * n_obs
+    n_members, n_chunks, dtype = A.shape[0], squares.shape[0], A.dtype
+    kernel_params = (
+        A, V, UT, theta, h, np.zeros((n_members, n_latent, 0), dtype), np.zeros((n_members, 0, n_latent), dtype),
+        np.zeros((n_members, 0), dtype),
+    )
+    data = (s, x, zhat, table)
+    gA, gV, gUT = np.zeros((n_chunks, *A.shape[1:]), dtype), np.zeros((n_chunks, *V.shape[1:]), dtype), np.zeros((n_chunks, *UT.shape[1:]), dtype)
+    gtheta, gh, gz0 = np.zeros((n_chunks, *theta.shape[1:]), dtype), np.zeros((n_chunks, *h.shape[1:]), dtype), np.zeros_like(z0)
+    grads = (
+        gA, gV, gUT, gtheta, gh, np.zeros((n_chunks, n_latent, 0), dtype), np.zeros((n_chunks, 0, n_latent), dtype),
+        np.zeros((n_chunks, 0), dtype), gz0,
+    )
+    # k_e of the kernel's backward pass per window (the loss's gradient is 1 per member), 0 for padding.
+    scale = np.zeros_like(squares)
+    for e in range(lo, hi):
+        for c in range(e * per_member, (e + 1) * per_member):
+            for lane in range(width):
+                scale[c, lane] = 2.0 / count if (c - e * per_member) * width + lane < n_windows else 0.0
+    for b in range(n_batches):
+        for e in range(lo, hi):
+            if failed[e]:
+                continue
+            lo_c, hi_c = e * per_member, (e + 1) * per_member
+            # The batch's windows: targets x_1..x_T (also the forcing signals and, padded with
+            # zeros, the bound's states), z̃_0 = [x_0; L x_0], and α_t.
+            for w in range(n_windows):
+                c, lane = lo_c + w // width, w % width
+                trial, start = picks[b, e, w, 0], picks[b, e, w, 1]
+                for t in range(n_steps + 1):
+                    for n in range(n_obs):
+                        value = values[trial, start + t, n] + (noise[b, e, w, t, n] if noise.shape[0] else 0.0)
+                        if t == 0:
+                            z0[c, n, lane] = value
+                        else:
+                            x[c, t - 1, n, lane] = value
+                            zhat[c, t - 1, n, lane] = value
+                            bound_states[c, t - 1, n, lane] = value
+                for m in range(n_obs, n_latent):
+                    acc = 0.0
+                    for n in range(n_obs):
+                        acc += L[e, m - n_obs, n] * z0[c, n, lane]
+                    z0[c, m, lane] = acc
+            for t in range(n_steps):
+                table[t, e] = stf[t] if forcing == 2 else alpha[e]
+            kernel_plrnn.forward(lo_c, hi_c, per_member, z0, kernel_params, unit, data, squares, states, pre)
+            total = 0.0
+            for c in range(lo_c, hi_c):
+                for lane in range(width):
+                    if scale[c, lane] > 0.0:
+                        total += squares[c, lane]
+            losses[b, e] = total / count
+            if not np.isfinite(losses[b, e]):
+                failed[e] = b + 1
+                continue
+            gA[lo_c:hi_c], gV[lo_c:hi_c], gUT[lo_c:hi_c], gtheta[lo_c:hi_c], gh[lo_c:hi_c] = 0.0, 0.0, 0.0, 0.0, 0.0
+            gz0[lo_c:hi_c] = 0.0
+            kernel_plrnn.backward(lo_c, hi_c, per_member, scale, states, pre, kernel_params, unit, data, grads)
+            # The member's gradients: its chunks summed; ∂L = Σ_windows ∂z̃_0[N:] x_0ᵀ.
+            dA, dV, dUT = gA[lo_c:hi_c].sum(axis=0), gV[lo_c:hi_c].sum(axis=0), gUT[lo_c:hi_c].sum(axis=0)
+            dtheta, dh = gtheta[lo_c:hi_c].sum(axis=0), gh[lo_c:hi_c].sum(axis=0)
+            dL = np.zeros(L.shape[1:], dtype)
+            for c in range(lo_c, hi_c):
+                for m in range(n_obs, n_latent):
+                    for n in range(n_obs):
+                        for lane in range(width):
+                            dL[m - n_obs, n] += gz0[c, m, lane] * z0[c, n, lane]
+            # (array, gradient, RAdam's moments, whether it is a parameter) of A, V, Uᵀ, θ, h, L.
+            parts = (
+                (A, dA, first[0], second[0], trained[0]), (V, dV, first[1], second[1], trained[1]),
+                (UT, dUT, first[2], second[2], trained[2]), (theta, dtheta, first[3], second[3], trained[3]),
+                (h, dh, first[4], second[4], trained[4]), (L, dL, first[5], second[5], trained[5]),
+            )
+            squared = 0.0
+            for part in literal_unroll(parts):
+                squared += part[4] * _squares(part[1])
+            norm = math.sqrt(squared)
+            norms[b, e] = norm
+            factor = min(grad_clip / (norm + 1e-12), 1.0) if grad_clip > 0.0 else 1.0
+            for part in literal_unroll(parts):
+                if part[4]:
+                    _update(part[0][e], part[1], factor, part[2][e], part[3][e], step0 + b + 1, settings)
+            if forcing == 1 and (batches_done + b) % interval == 0:
+                # aGTF (dsr.training.forcing): α̂ = max(0, 1 − 1/G) at the updated parameters, G the
+                # largest exp(mean log ‖J‖) over the member's windows; immediate increase, slow decay.
+                kernel_plrnn.jacobian_log_norms(lo_c, hi_c, per_member, bound_states, kernel_params, unit, lanczos, logs)
+                growth = 0.0
+                for c in range(lo_c, hi_c):
+                    for lane in range(width):
+                        if scale[c, lane] > 0.0:
+                            growth = max(growth, math.exp(logs[c, lane]))
+                estimate = max(0.0, 1.0 - 1.0 / growth) if growth > 0.0 else 0.0
+                alpha[e] = estimate if estimate > alpha[e] else decay * alpha[e] + (1.0 - decay) * estimate

@@ -1,0 +1,104 @@
+"""Whole epochs as compiled calls (dsr.training.fused_epoch) against the per-batch reference loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import dsr
+from dsr import runstore
+from dsr.data import TimeSeries
+from dsr.fitting import build_model
+from dsr.simulate import simulate
+from dsr.training.config import FitConfig
+from dsr.training.fused_epoch import fused_epoch_unsupported
+from dsr.training.trainer import Trainer
+from tests.test_data import assert_one_line_error
+from tests.test_training import TINY, lorenz_store  # noqa: F401  (fixture)
+
+SMALL = {"batches_per_epoch": 7, "batch_size": 5, "sequence_length": 30, "dtype": "float64", "hidden": 10, "ensemble": 2,
+         "agtf_interval": 2}
+
+
+@pytest.fixture(scope="module")
+def series() -> tuple[TimeSeries, TimeSeries]:
+    ds = simulate("lorenz63", steps=3000, seed=1, standardize=True)
+    return TimeSeries(values=ds["x"].values.astype(np.float64)[None], variables=("x", "y", "z"), dt=0.01).split(0.2)
+
+
+def _trained(series, tmp_path: Path, compiled: bool, epochs: int, **options) -> tuple[Trainer, dict]:
+    train, test = series
+    config = FitConfig(**(SMALL | options))
+    torch.manual_seed(config.seed)
+    model = build_model(config, train, torch.device("cpu"))
+    store = tmp_path / f"{compiled}.zarr"
+    runstore.create(store, {"config": config.model_dump()}, overwrite=True)
+    trainer = Trainer(model, train, test, config, str(store), tau=5 if config.forcing == "stf" else None)
+    assert trainer.fused_epoch is not None
+    if not compiled:
+        trainer.fused_epoch = None  # the per-batch reference loop
+    for _ in range(epochs):
+        stats = trainer.train_epoch()
+        trainer.epoch += 1
+    return trainer, stats
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"forcing": "gtf", "alpha": 0.2, "alpha_end": 0.05}, {"forcing": "stf"}, {"noise": 0.1, "grad_clip": 0.5},
+     {"model": "alrnn", "latent": 6, "relus": 2}, {"model": "shplrnn", "latent": 5, "partial_forcing": False}],
+    ids=["agtf", "gtf-annealed", "stf", "noise-clip", "alrnn-M>N", "shplrnn-full-forcing"],
+)
+def test_compiled_epochs_equal_the_per_batch_loop(series, tmp_path: Path, options: dict) -> None:
+    compiled, compiled_stats = _trained(series, tmp_path, True, 3, **options)
+    reference, reference_stats = _trained(series, tmp_path, False, 3, **options)
+    for (name, mine), theirs in zip(compiled.model.named_parameters(), reference.model.parameters(), strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-9, atol=1e-12, msg=name)
+        for key in ("exp_avg", "exp_avg_sq", "step"):
+            torch.testing.assert_close(compiled.optimizer.state[mine][key], reference.optimizer.state[theirs][key], rtol=1e-9, atol=1e-15)
+    mine, theirs = compiled.forcing.state(), reference.forcing.state()
+    np.testing.assert_allclose(mine.pop("alpha"), theirs.pop("alpha"), rtol=1e-9)
+    assert mine == theirs
+    assert compiled.sampler.state() == reference.sampler.state()
+    for key in ("loss", "grad_norm"):
+        np.testing.assert_allclose(compiled_stats[key], reference_stats[key], rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [({"model": "plrnn"}, "unit form"), ({"model": "dendplrnn"}, "unit form"), ({"observation": "affine"}, "affine"),
+     ({"l2": 0.1}, "L2"), ({"kernel": "autograd"}, "fused kernel")],
+)
+def test_other_fits_keep_the_per_batch_loop(series, options: dict, reason: str) -> None:
+    config = FitConfig(**(SMALL | options))
+    model = build_model(config, series[0], torch.device("cpu"))
+    kernel = "autograd" if config.kernel == "autograd" else "fused"
+    assert reason in fused_epoch_unsupported(model, config, kernel)
+
+
+def test_a_compiled_epoch_that_diverges_rolls_back_and_fails_clearly(lorenz_store: Path, tmp_path: Path, run_cli) -> None:  # noqa: F811
+    # RAdam's first steps are not rectified (plain lr · m̂): at lr = 1e12 every member's parameters explode.
+    options = TINY | {"lr_start": 1e12, "lr_end": 1e12, "ensemble": 2}
+    result = run_cli("fit", lorenz_store, "--out", tmp_path, "--name", "boom", "--quiet",
+                     *(f"--{k.replace('_', '-')}={v}" for k, v in options.items()))
+    assert_one_line_error(result, "diverged", "3 rollbacks", code=3)
+    assert runstore.read_attrs(tmp_path / "boom.zarr")["status"] == "failed"
+
+
+def test_a_resumed_compiled_fit_equals_an_uninterrupted_one(lorenz_store: Path, tmp_path: Path) -> None:  # noqa: F811
+    config = FitConfig(**(TINY | {"epochs": 4, "eval_every": 2, "ensemble": 2, "noise": 0.05}))
+    whole = dsr.fit(lorenz_store, config, out=tmp_path, name="whole")
+
+    def stop_after_epoch_2(info: dict) -> None:
+        if info["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        dsr.fit(lorenz_store, config, out=tmp_path, name="part", progress=stop_after_epoch_2)
+    part = dsr.resume(tmp_path / "part.zarr")
+    a, b = runstore.read_group(whole, "params/last"), runstore.read_group(part, "params/last")
+    for name in a.data_vars:
+        np.testing.assert_array_equal(a[name].values, b[name].values)

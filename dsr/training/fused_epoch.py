@@ -17,9 +17,11 @@ parameters and the optimizer's moments are copied into the kernel's unit form be
 The per-batch path stays the reference this one is tested against (``tests/test_fused_epoch.py``:
 equal parameters to float64 rounding after several epochs, every supported kind and forcing mode).
 
-Supported: the kinds whose unit form is their own parameters (shPLRNN, clipped shPLRNN, AL-RNN),
-identity observation (with its initial-state map L when M > N), no external inputs and no L2 term;
-:func:`fused_epoch_unsupported` says why otherwise, and the trainer keeps the per-batch path.
+Supported: the kinds whose unit form is their own parameters (shPLRNN, clipped shPLRNN, AL-RNN,
+PLRNN with or without mean-centring), identity observation (with its initial-state map L when
+M > N), no external inputs and no L2 term; :func:`fused_epoch_unsupported` says why otherwise (the
+dendPLRNN, whose V is a product of parameters, and the affine observation, whose forcing goes through
+pinv(B)), and the trainer keeps the per-batch path.
 """
 
 from __future__ import annotations
@@ -39,11 +41,15 @@ from dsr.training.lanes import lanes
 from dsr.training.windows import WindowSampler
 
 # The unit form's parameters (A, V, Uᵀ, θ, h) per kind: the torch parameter each one is, and whether
-# it is stored transposed (Uᵀ of W2). θ of the AL-RNN is not a parameter (zeros, never updated).
+# it is stored transposed (Uᵀ of W2). None: not a parameter (the AL-RNN's and PLRNN's θ = 0, the
+# PLRNN's Uᵀ: the repeat map or the mean-centring matrix), taken from the unit form and never updated.
+# The PLRNN's V is its W with the diagonal masked out; W's diagonal stays 0 (no gradient reaches it),
+# so V = W as long as it starts at 0 (``fused_epoch_unsupported`` checks).
 _LAYOUTS: dict[str, tuple[tuple[str | None, bool], ...]] = {
     "shplrnn": (("A", False), ("W1", False), ("W2", True), ("h2", False), ("h1", False)),
     "clipped-shplrnn": (("A", False), ("W1", False), ("W2", True), ("h2", False), ("h1", False)),
     "alrnn": (("A", False), ("W", False), (None, False), (None, False), ("h", False)),
+    "plrnn": (("A", False), ("W", False), (None, False), (None, False), ("h", False)),
 }
 _FORCING_CODES = {"gtf": 0, "agtf": 1, "stf": 2}
 
@@ -54,6 +60,8 @@ def fused_epoch_unsupported(model: LatentModel, config: FitConfig, kernel: str) 
         return "whole compiled epochs run on the CPU's fused kernel path"
     if model.kind not in _LAYOUTS:
         return f"the {model.kind} unit form is not its own parameters"
+    if getattr(model, "offdiagonal", False) and torch.diagonal(model.W.detach(), dim1=1, dim2=2).any():
+        return "the PLRNN's W has a nonzero diagonal, which its unit form masks"
     if model.config.observation != "identity" or model.config.inputs or config.l2:
         return "the affine observation, external inputs and the L2 term train batch by batch"
     return None
@@ -82,27 +90,29 @@ class FusedEpoch:
         tensors = [named[name] if name else None for name, _ in self.layout]
         return [*tensors, self.initial_map]
 
-    def _arrays(self, tensors: list[torch.Tensor | None], make) -> tuple[np.ndarray, ...]:
-        """Unit-form arrays from ``make(tensor)`` per parameter (transposed where the layout says so);
-        zeros of the unit form's shape where there is no parameter."""
-        (A, V, UT, theta, h), _ = _UNIT_FORMS[self.model.kind](self.model)
-        shapes = [tuple(t.shape) for t in (A, V, UT, theta, h)]
+    def _arrays(self, tensors: list[torch.Tensor | None], moment: str | None = None) -> tuple[np.ndarray, ...]:
+        """The unit form's arrays A, V, Uᵀ, θ, h, L in the kernel's layout (Uᵀ transposed from W2): the
+        parameters' values, or with ``moment`` their RAdam state of that name; entries that are not
+        parameters hold the unit form's value (moments: zeros)."""
         E, M, N = self.model.ensemble, self.model.latent, self.model.config.n_obs
-        shapes.append((E, M - N, N))
+        fixed = [t.detach().numpy() for t in _UNIT_FORMS[self.model.kind](self.model)[0]] + [np.zeros((E, M - N, N))]
         arrays = []
-        for (tensor, (_, transposed)), shape in zip(zip(tensors, [*self.layout, (None, False)]), shapes, strict=True):
-            if tensor is None:
-                arrays.append(np.zeros(shape, self.dtype))
-                continue
-            value = make(tensor).detach().numpy()
-            arrays.append(np.ascontiguousarray(np.swapaxes(value, 1, 2) if transposed else value, dtype=self.dtype))
+        for tensor, (_, transposed), value in zip(tensors, [*self.layout, (None, False)], fixed, strict=True):
+            if tensor is not None:
+                value = (tensor if moment is None else self.optimizer.state[tensor][moment]).detach().numpy()
+                value = np.swapaxes(value, 1, 2) if transposed else value
+            elif moment is not None:
+                value = np.zeros_like(value)
+            arrays.append(np.ascontiguousarray(value, dtype=self.dtype))
         return tuple(arrays)
 
-    def _write_back(self, tensors: list[torch.Tensor | None], arrays: tuple[np.ndarray, ...], make) -> None:
+    def _write_back(self, tensors: list[torch.Tensor | None], arrays: tuple[np.ndarray, ...], moment: str | None = None) -> None:
+        """The inverse of ``_arrays`` for the entries that are parameters."""
         with torch.no_grad():
             for tensor, array, (_, transposed) in zip(tensors, arrays, [*self.layout, (None, False)], strict=True):
                 if tensor is not None:
-                    make(tensor).copy_(torch.from_numpy(np.swapaxes(array, 1, 2) if transposed else array))
+                    target = tensor if moment is None else self.optimizer.state[tensor][moment]
+                    target.copy_(torch.from_numpy(np.swapaxes(array, 1, 2) if transposed else array))
 
     def _optimizer_state(self, tensors: list[torch.Tensor | None]) -> dict:
         """RAdam's per-parameter state, created as torch creates it on a first step."""
@@ -143,9 +153,7 @@ class FusedEpoch:
         per_member = -(-S // width)
         tensors = self._parameters()
         state = self._optimizer_state(tensors)
-        params = self._arrays(tensors, lambda t: t)
-        first = self._arrays(tensors, lambda t: state[t]["exp_avg"])
-        second = self._arrays(tensors, lambda t: state[t]["exp_avg_sq"])
+        params, first, second = self._arrays(tensors), self._arrays(tensors, "exp_avg"), self._arrays(tensors, "exp_avg_sq")
         step0 = int(next(state[t]["step"] for t in tensors if t is not None).item())
         picks, noise = self._draws(c.batches_per_epoch)
         group = self.optimizer.param_groups[0]
@@ -170,7 +178,10 @@ class FusedEpoch:
         norms = np.full((c.batches_per_epoch, E), np.nan)
         failed = np.zeros(E, np.int64)
         settings = np.array([float(group["lr"]), beta1, beta2, group["eps"], c.grad_clip or 0.0, c.agtf_decay])
-        counters = np.array([step0, forcing._batches, c.agtf_interval, _FORCING_CODES[forcing.kind], kernel_plrnn.LANCZOS_STEPS])
+        counters = np.array([
+            step0, forcing._batches, c.agtf_interval, _FORCING_CODES[forcing.kind], kernel_plrnn.LANCZOS_STEPS,
+            int(getattr(model, "offdiagonal", False)),
+        ])
         trained = np.array([t is not None for t in tensors], np.float64)
         _in_parallel(
             train_members, E, per_member, self.values, picks, noise, params, first, second, trained, self.unit, alpha,
@@ -179,9 +190,9 @@ class FusedEpoch:
         bad = [int(b) for b in failed if b > 0]
         if bad:
             return losses[0], norms[0], min(bad)
-        self._write_back(tensors, params, lambda t: t)
-        self._write_back(tensors, first, lambda t: state[t]["exp_avg"])
-        self._write_back(tensors, second, lambda t: state[t]["exp_avg_sq"])
+        self._write_back(tensors, params)
+        self._write_back(tensors, first, "exp_avg")
+        self._write_back(tensors, second, "exp_avg_sq")
         for tensor in tensors:
             if tensor is not None:
                 state[tensor]["step"].fill_(step0 + c.batches_per_epoch)
@@ -244,7 +255,7 @@ def train_members(
     A, V, UT, theta, h, L = params
     s, x, zhat, table, z0, squares, states, pre, bound_states, logs = work
     grad_clip, decay = settings[4], settings[5]
-    step0, batches_done, interval, forcing, lanczos = counters[0], counters[1], counters[2], counters[3], counters[4]
+    step0, batches_done, interval, forcing, lanczos, offdiagonal = counters[0], counters[1], counters[2], counters[3], counters[4], counters[5]
     n_batches, n_windows, width = picks.shape[0], picks.shape[2], x.shape[-1]
     n_steps, n_obs, n_latent = x.shape[1], x.shape[2], z0.shape[1]
     count = n_windows * n_steps * n_obs
@@ -308,6 +319,9 @@ def train_members(
             # The member's gradients: its chunks summed; ∂L = Σ_windows ∂z̃_0[N:] x_0ᵀ.
             dA, dV, dUT = gA[lo_c:hi_c].sum(axis=0), gV[lo_c:hi_c].sum(axis=0), gUT[lo_c:hi_c].sum(axis=0)
             dtheta, dh = gtheta[lo_c:hi_c].sum(axis=0), gh[lo_c:hi_c].sum(axis=0)
+            if offdiagonal:  # the PLRNN's V = W with its diagonal masked: no gradient reaches that diagonal
+                for m in range(n_latent):
+                    dV[m, m] = 0.0
             dL = np.zeros(L.shape[1:], dtype)
             for c in range(lo_c, hi_c):
                 for m in range(n_obs, n_latent):

@@ -11,10 +11,13 @@ set up on a simulated series of that size (Lorenz-63 for N = 3, Lorenz-96 with N
 - bound: aGTF's α estimate (``alpha_estimate``), every ``agtf_interval`` batches, 10 per epoch;
 - evaluation: the held-out evaluation of the training loop (free runs, D_stsp (GMM above 5
   dimensions), D_H, PE), one per ``eval_every`` epochs;
-- checkpoint: writing parameters, optimizer state, best checkpoint and history, one per ``eval_every``.
+- checkpoint: writing parameters, optimizer state, best checkpoint and history, one per ``eval_every``;
+- compiled epoch: what a fit runs instead of the first four parts where it can: the whole epoch's
+  training as compiled calls (:mod:`dsr.training.fused_epoch`), timed as one.
 
 Each part is the best of ``--rounds`` timings (the machine is shared), in milliseconds per epoch; the
-table gives each part's share of the epoch, the projected default fit (1 200 epochs), and each
+table gives each part's share of the per-batch epoch, the projected default fit (1 200 epochs of the
+compiled epoch, evaluation and checkpoint, plus the final phase), and each
 part's growth from N = ``--growth-from`` against the kernel's (part(N)/part(N₀) ÷ kernel(N)/kernel(N₀);
 a part whose cost grows faster than the kernel's shows a value above 1). N₀ = 10 by default: from
 there on the bound is estimated by Lanczos (for M ≤ 3 it has a closed form, for M ≤ 8 Lanczos is exact). The final phase of a fit
@@ -89,6 +92,7 @@ def measure(n: int, steps: int, rounds: int, folder: Path) -> dict[str, float]:
             "bound": warm_best_time(lambda: alpha_estimate(model, x[:, :, 1:], trainer.kernel), rounds),
             "evaluation": warm_best_time(trainer.evaluate, max(1, rounds // 2)),
             "checkpoint": warm_best_time(lambda: trainer.save(trainer.snapshot()), rounds),
+            "compiled epoch": warm_best_time(trainer.train_epoch, max(1, rounds // 2)) if trainer.fused_epoch else np.nan,
         }
         start = time.perf_counter()
         alpha_estimate(model, x[:, :, 1:], "autograd")
@@ -105,11 +109,13 @@ def measure(n: int, steps: int, rounds: int, folder: Path) -> dict[str, float]:
         "evaluation": per_call["evaluation"] / c.eval_every,
         "checkpoint": per_call["checkpoint"] / c.eval_every,
     }
+    compiled = per_call["compiled epoch"] + epoch["evaluation"] + epoch["checkpoint"]
     return {
         **{part: 1e3 * value for part, value in epoch.items()},
         "exact bound": 1e3 * bounds * exact_bound,
+        "compiled epoch": 1e3 * per_call["compiled epoch"],
         "final": final,
-        "fit minutes": (c.epochs * sum(epoch.values()) + final) / 60.0,
+        "fit minutes": (c.epochs * (compiled if np.isfinite(compiled) else sum(epoch.values())) + final) / 60.0,
         "epochs": c.epochs,
     }
 
@@ -128,20 +134,23 @@ def main() -> None:
             rows[n] = measure(n, args.steps, args.rounds, Path(tmp))
             print(f"measured N = {n}", flush=True)
     print(f"\nms per epoch of a default fit (share of the epoch), {args.steps} steps, torch {torch.__version__}")
-    header = f"{'N=M':>5} " + " ".join(f"{p:>17}" for p in PARTS) + f" {'epoch':>8} {'exact bound':>12} {'final s':>8} {'fit min':>8}"
+    header = f"{'N=M':>5} " + " ".join(f"{p:>17}" for p in PARTS) + f" {'epoch':>8} {'exact bound':>12} {'compiled':>9} {'final s':>8} {'fit min':>8}"
     print(header)
     for n, row in rows.items():
         epoch = sum(row[p] for p in PARTS)
         cells = " ".join(f"{row[p]:9.1f} ({100 * row[p] / epoch:4.1f}%)" for p in PARTS)
-        print(f"{n:>5} {cells} {epoch:8.1f} {row['exact bound']:12.1f} {row['final']:8.1f} {row['fit minutes']:8.1f}")
+        print(f"{n:>5} {cells} {epoch:8.1f} {row['exact bound']:12.1f} {row['compiled epoch']:9.1f} {row['final']:8.1f} {row['fit minutes']:8.1f}")
+    print("(epoch: the per-batch loop's parts added up; compiled: the compiled epoch's training, which replaces the first four parts)")
     base = args.growth_from if args.growth_from in rows else sizes[0]
     first = rows[base]
     print(f"\ngrowth from N = {base} relative to the kernel's (above 1: the part grows faster than the kernel)")
-    print(f"{'N=M':>5} {'kernel x':>9} " + " ".join(f"{p:>11}" for p in PARTS if p != "kernel"))
+    print(f"{'N=M':>5} {'kernel x':>9} " + " ".join(f"{p:>11}" for p in (*PARTS, "compiled epoch") if p != "kernel"))
     for n, row in rows.items():
         kernel = row["kernel"] / first["kernel"]
         # "step rest" is a difference of two timings and can come out as 0 on a busy machine.
-        cells = " ".join(f"{row[p] / first[p] / kernel:11.2f}" if first[p] > 0 else f"{'-':>11}" for p in PARTS if p != "kernel")
+        cells = " ".join(
+            f"{row[p] / first[p] / kernel:11.2f}" if first[p] > 0 else f"{'-':>11}" for p in (*PARTS, "compiled epoch") if p != "kernel"
+        )
         print(f"{n:>5} {kernel:9.2f} {cells}")
 
 

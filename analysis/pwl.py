@@ -181,6 +181,23 @@ def step(z, p):
     return out
 
 
+@njit(cache=True)
+def ahead(starts, k, p):
+    """The state k steps after each start (rows of ``starts``, (B, M)): k-step predictions, (B, M)."""
+    parts = unpack(p)
+    m, l = parts[0], parts[1]
+    pre, phi, z = np.empty(l), np.empty(l), np.empty(m)
+    result = np.empty_like(starts)
+    for b in range(starts.shape[0]):
+        out = result[b]
+        out[:] = starts[b]
+        for _ in range(k):
+            z[:] = out
+            preactivation_into(z, parts, pre)
+            step_into(z, pre, parts, phi, out)
+    return result
+
+
 @njit(_BITS(_VEC, _VEC), cache=True)
 def pattern(z, p):
     """The region's bit pattern π_j = 1[u_{k(j)} − t_j > 0]."""
@@ -319,6 +336,13 @@ class PWLModel:
         if steps < 1 or transient < 0:
             raise ValueError(f"need steps >= 1 and transient >= 0, got steps={steps}, transient={transient}")
         return integrate.simulate(step, _state(z0, self.dim), self.param_array, 0.0, int(steps), int(transient), False)
+
+    def ahead(self, starts: ArrayLike, k: int) -> np.ndarray:
+        """The states k ≥ 0 steps after each row of ``starts`` (B, M): k-step predictions, (B, M)."""
+        starts = np.ascontiguousarray(starts, dtype=np.float64)
+        if starts.ndim != 2 or starts.shape[1] != self.dim or k < 0:
+            raise ValueError(f"need starts of shape (B, {self.dim}) and k >= 0, got {starts.shape} and k={k}")
+        return ahead(starts, int(k), self.param_array)
 
     def unit_options(self) -> list[list[np.ndarray]]:
         """Per pre-activation unit, the bit settings it can take, as lists of bit indices that are on.

@@ -40,6 +40,15 @@ def fit_point(train: Path, test: Path, folder: Path, kernel: str, epochs: int, s
     return {"kernel": kernel, "epochs": epochs, "seconds": wall, **dsr.load_run(path).attrs["final_metrics"]}
 
 
+def reference_stores(folder: Path) -> dict[str, Path]:
+    """The reference Lorenz-63 pair as data stores in ``folder``: {"train": ..., "test": ...}."""
+    stores = {}
+    for part, file in (("train", "lorenz63_noisy_train.npy"), ("test", "lorenz63_test.npy")):
+        values = np.load(REFERENCE / file).astype(np.float64)
+        stores[part] = write_dataset(to_dataset(values, 0.01, dtype=np.float64), folder / f"lorenz63_{part}.zarr")
+    return stores
+
+
 def plot(rows: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -76,10 +85,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        stores = {}
-        for part, file in (("train", "lorenz63_noisy_train.npy"), ("test", "lorenz63_test.npy")):
-            values = np.load(REFERENCE / file).astype(np.float64)
-            stores[part] = write_dataset(to_dataset(values, 0.01, dtype=np.float64), folder / f"lorenz63_{part}.zarr")
+        stores = reference_stores(folder)
         print(f"{'path':9} {'epochs':>6} {'wall (min)':>10} {'D_stsp':>8} {'D_H':>7} {'PE(20)':>9}  targets {TARGET[0]} / {TARGET[1]} in 5 min")
         for kernel, budgets in (("fused", args.fused), ("autograd", args.eager)):
             for epochs in (int(b) for b in budgets.split(",") if b):

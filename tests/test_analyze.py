@@ -54,6 +54,10 @@ def test_torch_and_numba_faces_agree(kind, options):
             matrix, offset = face.affine(patterns[member, i].numpy())
             np.testing.assert_allclose(matrix, matrices[member, i].numpy(), rtol=1e-12, atol=1e-12)
             np.testing.assert_allclose(offset, offsets[member, i].numpy(), rtol=1e-12, atol=1e-12)
+        # k-step predictions from every state: the k-th state of a free run from it (k = 0: the start).
+        for k in (0, 3):
+            expected = [face.trajectory(k + 1, state)[-1] for state in states]
+            np.testing.assert_allclose(face.ahead(states, k), expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.fixture(scope="session")

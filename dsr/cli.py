@@ -280,8 +280,9 @@ def fit_command(
     from dsr.training.config import resolve_config
 
     if resume is not None:
-        if config is not None:
-            raise DsrError("--resume continues a run with its stored configuration; drop --config")
+        placed = {"--config": config is not None, "--test": test is not None, "--name": name is not None, "--overwrite": overwrite}
+        if given := [flag for flag, present in placed.items() if present]:
+            raise DsrError(f"--resume continues a run with its stored configuration, test data and place; drop {', '.join(given)}")
         changes = {k: v for k, v in options.items() if v is not None}
         progress = make_progress(f"resume {resume.name}", 10, quiet)
         status = None if progress is None else progress.status

@@ -262,6 +262,8 @@ RESUME_CASES = {
     "--epochs agrees": (("--epochs", "2"), False, None, True),
     "--model differs": (("--model", "alrnn"), False, "cannot change model", False),
     "--seed differs": (("--seed", "7"), False, "cannot change seed", False),
+    "--test given": (("--test", "{other}"), False, "drop --test", False),
+    "--name and --overwrite given": (("--name", "x", "--overwrite"), False, "drop --name, --overwrite", False),
 }
 
 

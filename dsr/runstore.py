@@ -14,6 +14,8 @@ One Zarr (format 3) store per fit, laid out as::
         metrics/                  final metrics (the fit's own evaluation; root attr final_metrics)
         evaluations/<name>/       later evaluations (`dsr evaluate`), named after their settings
         analysis/<name>/          one group per analysis, settings in its attrs
+        .checkpoint/              transient: a committed checkpoint being moved into place
+    .<run>.zarr.lock              beside the store: the write lock of a fit or resume (:func:`locked`)
 
 Every reader and writer goes through this module. Each group is written whole to a
 temporary sibling directory and renamed into place, and root attributes are replaced by
@@ -229,7 +231,7 @@ def recover(path: str | os.PathLike) -> None:
     """Finish a committed checkpoint and delete what interrupted writes left (call under the run's lock)."""
     path = Path(path)
     _apply_checkpoint(path)
-    remove_path(path / CHECKPOINT)  # a folder without manifest: never committed
+    remove_path(path / CHECKPOINT)  # without a manifest: what is left of a removal that was cut short
     remove_leftovers(path.parent, path.name)
     for folder in (path, *(path / group for group in (*_PARENT_GROUPS, HISTORY))):
         remove_leftovers(folder)

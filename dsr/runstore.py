@@ -80,8 +80,11 @@ def _group_json(attrs: dict) -> dict:
 
 def _write_json_atomic(path: Path, content: dict) -> None:
     tmp = sibling(path, "tmp")
-    tmp.write_text(json.dumps(strict(content), indent=2, allow_nan=False))  # strict JSON: NaN as null
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(strict(content), indent=2, allow_nan=False))  # strict JSON: NaN as null
+        os.replace(tmp, path)
+    finally:
+        remove_path(tmp)  # left only if writing failed (a full disk)
 
 
 def create(path: str | os.PathLike, attrs: dict, overwrite: bool = False) -> Path:

@@ -668,3 +668,16 @@ def test_a_fit_on_a_real_full_disk_fails_in_one_line_and_resumes_exactly(
             assert run_cli("fit", "--resume", path, "--quiet").code == 0, "resume after the disk was freed"
     for group in ("params/last", "params/best"):
         xr.testing.assert_identical(runstore.read_group(killed_fits[0], group).drop_attrs(), runstore.read_group(path, group).drop_attrs())
+
+
+def test_root_attributes_that_meet_a_full_disk_stay_whole_and_leave_nothing(tmp_path: Path, monkeypatch) -> None:
+    path = runstore.create(tmp_path / "r.zarr", {"a": 1})
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(OSError):
+        runstore.update_attrs(path, status="finished")
+    monkeypatch.undo()
+    assert runstore.read_attrs(path)["status"] == "running" and _leftovers(tmp_path) == []

@@ -63,6 +63,18 @@ class ForcingSchedule:
         decayed = gamma * self.alpha + (1 - gamma) * estimate
         self.alpha = torch.where(estimate > self.alpha, estimate, decayed)
 
+    @property
+    def batches(self) -> int:
+        """Batches counted so far (aGTF's interval counts from them)."""
+        return self._batches
+
+    def advance(self, alpha: np.ndarray, batches: int) -> None:
+        """Take the α (E,) and batch count that ``batches`` batches trained elsewhere ended with (aGTF;
+        the compiled epoch of ``dsr.training.fused_epoch``); the other schedules keep no such state."""
+        if self.kind == "agtf":
+            self.alpha = torch.as_tensor(alpha, dtype=torch.float64)
+            self._batches += batches
+
     def state(self) -> dict:
         return {"alpha": self.alpha.tolist(), "batches": self._batches, "tau": self.tau}
 

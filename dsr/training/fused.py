@@ -97,6 +97,12 @@ _UNIT_FORMS: dict[str, Callable[[LatentModel], tuple[UnitParams, UnitCoefficient
 }
 
 
+def unit_form(model: LatentModel) -> tuple[UnitParams, UnitCoefficients]:
+    """The model's unit form (module doc of ``dsr.training.kernel_plrnn``): (A, V, Uᵀ, θ, h) as tensors of
+    its parameters, and the coefficients (lin, ramp, clip) of its units."""
+    return _UNIT_FORMS[model.kind](model)
+
+
 def fused_unsupported(model: LatentModel) -> str | None:
     """Why the fused kernel cannot train ``model`` (one line), or None when it can."""
     if model.kind not in _UNIT_FORMS:
@@ -113,7 +119,7 @@ def fused_unsupported(model: LatentModel) -> str | None:
     return None
 
 
-def _kernel_dtype(t: Tensor) -> type:
+def kernel_dtype(t: Tensor) -> type:
     """The dtype the kernel computes in for a model of ``t``'s dtype."""
     return np.float32 if t.dtype == torch.float32 else np.float64
 
@@ -188,7 +194,7 @@ def torch_threads_for(kernel: str) -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def _in_parallel(kernel: Callable[..., None], items: int, *args: Any) -> None:
+def in_parallel(kernel: Callable[..., None], items: int, *args: Any) -> None:
     """kernel(lo, hi, *args) over [0, items) in up to n contiguous ranges on n threads; the caller runs the last."""
     n = max(1, min(_threads, items))
     bounds = [items * i // n for i in range(n + 1)]
@@ -235,7 +241,7 @@ class _FusedLoss(torch.autograd.Function):
         states = np.empty((n_chunks, n_steps + 1, n_latent, width), dtype)
         pre = np.empty((n_chunks, n_steps, arrays[3].shape[1], width), dtype)
         per_member = n_chunks // n_members
-        _in_parallel(kernel_plrnn.forward, n_chunks, per_member, start, arrays, unit, data, squares, states, pre)
+        in_parallel(kernel_plrnn.forward, n_chunks, per_member, start, arrays, unit, data, squares, states, pre)
         count = n_windows * n_steps * n_obs
         ctx.kernel_inputs = (states, pre, arrays, unit, data, count, n_windows)
         ctx.dtypes = [z0.dtype] + [p.dtype for p in params]
@@ -252,7 +258,7 @@ class _FusedLoss(torch.autograd.Function):
         scale = _to_lanes(np.broadcast_to((2.0 * _array(grad, dtype) / count)[:, None], (n_members, n_windows)))
         buffers = tuple(np.zeros((n_chunks, *a.shape[1:]), dtype) for a in arrays)
         start = np.empty((n_chunks, n_latent, width), dtype)
-        _in_parallel(kernel_plrnn.backward, n_chunks, per_member, scale, states, pre, arrays, unit, data, (*buffers, start))
+        in_parallel(kernel_plrnn.backward, n_chunks, per_member, scale, states, pre, arrays, unit, data, (*buffers, start))
         grads = [
             _from_lanes(start, n_members, n_windows),
             *(g.reshape(n_members, per_member, *g.shape[1:]).sum(axis=1) for g in buffers),
@@ -272,12 +278,12 @@ def fused_log_norms(model: LatentModel, states: Tensor, steps: int = kernel_plrn
     ``kernel_plrnn.jacobian_log_norms``), instead of building E·S·T Jacobians in torch.
     """
     (A, V, UT, theta, h), unit = _UNIT_FORMS[model.kind](model)
-    dtype = _kernel_dtype(A)
+    dtype = kernel_dtype(A)
     arrays, unit = tuple(_array(p, dtype) for p in (A, V, UT, theta, h)), tuple(c.astype(dtype) for c in unit)
     zhat = _to_lanes(_array(states, dtype))
     n_members, n_windows = states.shape[:2]
     out = np.empty((zhat.shape[0], zhat.shape[-1]))
-    _in_parallel(kernel_plrnn.jacobian_log_norms, zhat.shape[0], zhat.shape[0] // n_members, zhat, arrays, unit, steps, out)
+    in_parallel(kernel_plrnn.jacobian_log_norms, zhat.shape[0], zhat.shape[0] // n_members, zhat, arrays, unit, steps, out)
     return torch.from_numpy(_from_lanes(out, n_members, n_windows))
 
 
@@ -297,7 +303,7 @@ def fused_member_losses(
     if model.A.device.type != "cpu":
         return cuda_member_losses(model, x, alphas, s, partial)
     params, unit, series, z0 = _kernel_inputs(model, x, s, partial)
-    dtype = _kernel_dtype(params[0])
+    dtype = kernel_dtype(params[0])
     unit = tuple(c.astype(dtype) for c in unit)
     data = (*(_to_lanes(_array(a, dtype)) for a in series), _alpha_table(alphas, x.shape[0], dtype))
     return _FusedLoss.apply(data, unit, z0, *params)

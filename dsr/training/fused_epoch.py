@@ -36,7 +36,7 @@ from dsr.models import LatentModel
 from dsr.training import kernel_plrnn
 from dsr.training.config import FitConfig
 from dsr.training.forcing import ForcingSchedule
-from dsr.training.fused import _in_parallel, _kernel_dtype, _UNIT_FORMS
+from dsr.training.fused import in_parallel, kernel_dtype, unit_form
 from dsr.training.lanes import lanes
 from dsr.training.windows import WindowSampler
 
@@ -75,10 +75,9 @@ class FusedEpoch:
         config: FitConfig,
     ) -> None:
         self.model, self.optimizer, self.sampler, self.forcing, self.config = model, optimizer, sampler, forcing, config
-        self.dtype = _kernel_dtype(model.A)
+        self.dtype = kernel_dtype(model.A)
         self.values = np.ascontiguousarray(sampler.values.numpy(), dtype=self.dtype)
         self.layout = _LAYOUTS[model.kind]
-        self.unit = tuple(c.astype(self.dtype) for c in _UNIT_FORMS[model.kind](model)[1])
         obs = model.observation
         self.initial_map = getattr(obs, "L", None)  # (E, M − N, N) when M > N
 
@@ -95,7 +94,7 @@ class FusedEpoch:
         parameters' values, or with ``moment`` their RAdam state of that name; entries that are not
         parameters hold the unit form's value (moments: zeros)."""
         E, M, N = self.model.ensemble, self.model.latent, self.model.config.n_obs
-        fixed = [t.detach().numpy() for t in _UNIT_FORMS[self.model.kind](self.model)[0]] + [np.zeros((E, M - N, N))]
+        fixed = [t.detach().numpy() for t in unit_form(self.model)[0]] + [np.zeros((E, M - N, N))]
         arrays = []
         for tensor, (_, transposed), value in zip(tensors, [*self.layout, (None, False)], fixed, strict=True):
             if tensor is not None:
@@ -179,12 +178,13 @@ class FusedEpoch:
         failed = np.zeros(E, np.int64)
         settings = np.array([float(group["lr"]), beta1, beta2, group["eps"], c.grad_clip or 0.0, c.agtf_decay])
         counters = np.array([
-            step0, forcing._batches, c.agtf_interval, _FORCING_CODES[forcing.kind], kernel_plrnn.LANCZOS_STEPS,
+            step0, forcing.batches, c.agtf_interval, _FORCING_CODES[forcing.kind], kernel_plrnn.LANCZOS_STEPS,
             int(getattr(model, "offdiagonal", False)),
         ])
         trained = np.array([t is not None for t in tensors], np.float64)
-        _in_parallel(
-            train_members, E, per_member, self.values, picks, noise, params, first, second, trained, self.unit, alpha,
+        unit = tuple(c.astype(self.dtype) for c in unit_form(model)[1])  # each epoch: experiments vary them
+        in_parallel(
+            train_members, E, per_member, self.values, picks, noise, params, first, second, trained, unit, alpha,
             stf, settings, counters, work, losses, norms, failed,
         )
         bad = [int(b) for b in failed if b > 0]
@@ -196,9 +196,7 @@ class FusedEpoch:
         for tensor in tensors:
             if tensor is not None:
                 state[tensor]["step"].fill_(step0 + c.batches_per_epoch)
-        if forcing.kind == "agtf":  # the schedule counts batches for aGTF only
-            forcing.alpha = torch.from_numpy(alpha)
-            forcing._batches += c.batches_per_epoch
+        forcing.advance(alpha, c.batches_per_epoch)
         return losses.mean(axis=0), norms.mean(axis=0), None
 
 

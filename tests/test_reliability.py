@@ -32,7 +32,7 @@ from dsr.zarrstore import write_dataset
 from tests.test_data import assert_one_line_error
 
 TINY_TOML = (
-    "epochs = 2\nbatches_per_epoch = 2\nbatch_size = 4\nsequence_length = 20\neval_every = 1\neval_steps = 300\n"
+    "epochs = 2\nbatches_per_epoch = 2\nbatch_size = 4\nsequence_length = 20\neval_every = 1\neval_steps = 300\ncheckpoint_seconds = 0\n"
     "hidden = 8\nensemble = 1\ndtype = \"float64\"\n"
 )
 

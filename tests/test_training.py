@@ -24,7 +24,7 @@ from tests.test_data import assert_one_line_error
 
 TINY = dict(
     epochs=3, batches_per_epoch=3, batch_size=4, sequence_length=20, eval_every=1, eval_steps=400, dtype="float64", hidden=8,
-    ensemble=1,
+    ensemble=1, checkpoint_seconds=0.0,
 )
 
 
@@ -332,3 +332,17 @@ def test_spectral_norms_equal_the_largest_singular_value(m: int) -> None:
     matrices = torch.cat([random, special])
     expected = torch.linalg.matrix_norm(matrices, ord=2)
     torch.testing.assert_close(spectral_norms(matrices), expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize(("seconds", "written"), [(0.0, [1, 2, 3]), (1e9, [1, 3])])
+def test_checkpoints_at_most_every_checkpoint_seconds(lorenz_store: Path, tmp_path: Path, monkeypatch, seconds: float, written: list) -> None:
+    """Checkpoints go at evaluations no closer than checkpoint_seconds; the first and the last always."""
+    epochs, original = [], runstore.write_checkpoint
+
+    def recorded(store, groups, epoch):  # noqa: ANN001, ANN202 - runstore.write_checkpoint's signature
+        epochs.append(epoch)
+        return original(store, groups, epoch=epoch)
+
+    monkeypatch.setattr(runstore, "write_checkpoint", recorded)
+    _fit(lorenz_store, tmp_path, "spaced", checkpoint_seconds=seconds)
+    assert epochs == written

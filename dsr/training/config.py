@@ -69,6 +69,10 @@ class FitConfig(BaseModel):
     dtype: Literal["float32", "float64"] = Field("float32", description="floating-point type of parameters and training")
     # evaluation
     eval_every: int = Field(10, ge=1, description="epochs between held-out evaluations")
+    checkpoint_seconds: float = Field(
+        30.0, ge=0.0,
+        description="seconds at least between checkpoints, written at evaluations (0: at every one); the first, the last and an interrupted epoch are always written",
+    )
     eval_steps: int = Field(20_000, ge=100, description="maximal free-run length compared with the test set in training")
     pe_steps: int = Field(20, ge=1, description="horizon k of the prediction error PE(k)")
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="last part of every trial held out for testing (without --test)")

@@ -110,6 +110,7 @@ class Trainer:
         self.best_epoch = np.full(model.ensemble, -1)
         self.best_params = model.to_dataset()
         self.started = time.perf_counter()
+        self.saved_at: float | None = None  # when the last checkpoint was written
 
     # ----- schedule -------------------------------------------------------------------------------
 
@@ -187,6 +188,7 @@ class Trainer:
             epoch=snap.epoch, sampler=snap.sampler, forcing=snap.forcing, lr_scale=snap.lr_scale,
             rollbacks=snap.rollbacks, best_score=self.best_score.tolist(), best_epoch=self.best_epoch.tolist(),
         )
+        self.saved_at = time.perf_counter()
         runstore.write_checkpoint(
             self.store,
             {
@@ -237,6 +239,14 @@ class Trainer:
         with torch_threads_for(self.kernel):
             self._run_epochs()
 
+    def _checkpoint_due(self) -> bool:
+        """At an evaluation: write a checkpoint if it is the first or the last epoch's, or if at least
+        ``checkpoint_seconds`` passed since the last one (a checkpoint costs 0.2–0.5 s of Zarr writes,
+        as much as an evaluation; a resume from an older one recomputes the same epochs exactly)."""
+        c = self.config
+        last = self.saved_at is None or self.epoch == c.epochs
+        return last or time.perf_counter() - self.saved_at >= c.checkpoint_seconds
+
     def _run_epochs(self) -> None:
         c = self.config
         snap = self.snapshot()
@@ -263,7 +273,7 @@ class Trainer:
                     record |= self.evaluate()
                 self.history.append(record)
                 snap = self.snapshot()
-                if "d_stsp" in record:
+                if "d_stsp" in record and self._checkpoint_due():
                     self.save(snap)
                 self.progress(
                     {**record, "epochs": c.epochs, "best_d_stsp": float(np.min(self.best_score)), "kernel": self.kernel}

@@ -181,9 +181,10 @@ def step(z, p):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def ahead(starts, k, p):
-    """The state k steps after each start (rows of ``starts``, (B, M)): k-step predictions, (B, M)."""
+    """The state k steps after each start (rows of ``starts``, (B, M)): k-step predictions, (B, M).
+    Releases the GIL (callers run an ensemble's members on threads)."""
     parts = unpack(p)
     m, l = parts[0], parts[1]
     pre, phi, z = np.empty(l), np.empty(l), np.empty(m)

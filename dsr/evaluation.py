@@ -10,6 +10,11 @@ All in the standardized coordinates the model was trained in.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -38,15 +43,18 @@ def latent_run(model: LatentModel, z0: torch.Tensor, steps: int, transient: int 
     """
     if s is None and model.config.kind in PIECEWISE_LINEAR:
         start = z0.detach().cpu().double().numpy()
-        runs = [face.trajectory(steps, start[e], transient) for e, face in enumerate(_faces(model))]
-        return torch.as_tensor(np.stack(runs), dtype=z0.dtype, device=z0.device)
+        runs = _per_member(lambda e, face: face.trajectory(steps, start[e], transient), model)
+        return torch.as_tensor(runs, dtype=z0.dtype, device=z0.device)
     return model.generate(transient + steps, z0=z0, s=s)[:, transient:]
 
 
-def _faces(model: LatentModel) -> list:
-    """Each member's Numba face (float64), from the model's current parameters."""
+def _per_member(run: Callable[[int, Any], np.ndarray], model: LatentModel) -> np.ndarray:
+    """run(e, face) for each member e and its Numba face (float64, from the current parameters),
+    stacked; on threads, one per core, as the faces' kernels release the GIL."""
     params = model.to_dataset()
-    return [numba_face(params, e) for e in range(model.ensemble)]
+    faces = [numba_face(params, e) for e in range(model.ensemble)]
+    with ThreadPoolExecutor(max(1, min(len(faces), os.cpu_count() or 1))) as pool:
+        return np.stack(list(pool.map(run, range(len(faces)), faces)))
 
 
 @torch.no_grad()
@@ -71,7 +79,7 @@ def _predictions(model: LatentModel, starts: np.ndarray, k: int, inputs: np.ndar
     x = shared_tensor(starts, model)
     if inputs is None and model.config.kind in PIECEWISE_LINEAR:
         z0 = model.initial_state(x).detach().cpu().double().numpy()
-        z = np.stack([face.ahead(z0[e], k) for e, face in enumerate(_faces(model))])
+        z = _per_member(lambda e, face: face.ahead(z0[e], k), model)
         return model.observe(torch.as_tensor(z, dtype=x.dtype, device=x.device)).cpu().numpy()
     z = model.generate(k + 1, x0=x, s=None if inputs is None else shared_tensor(inputs, model))
     return model.observe(z[:, :, -1]).cpu().numpy()

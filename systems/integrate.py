@@ -82,9 +82,11 @@ def _fill(f, x0, p, dt, transient, out, flow):
         out[i] = x
 
 
-@njit(_MAT(VECTOR_FIELD, _VEC, _VEC, types.float64, types.int64, types.int64, types.boolean), cache=True)
+@njit(_MAT(VECTOR_FIELD, _VEC, _VEC, types.float64, types.int64, types.int64, types.boolean), cache=True, nogil=True)
 def simulate(f, x0, p, dt, steps, transient, flow):
     """Trajectory of ``steps`` rows from ``x0``: row 0 is the state after ``transient`` steps.
+
+    Releases the GIL, so that callers can run several trajectories (an ensemble's members) on threads.
 
     ``flow=True``: RK4 steps of size ``dt``; ``flow=False``: iterates the map ``f`` (``dt`` unused).
     """

@@ -126,10 +126,9 @@ def step_into(z, pre, parts, phi, out):
     for k in range(l):
         phi[k] = lin[k] * pre[k]
     for j in range(nb):
+        # max, not a branch: the bits' signs are data, and mispredicted branches cost most of a step.
         k = int(unit[j])
-        d = pre[k] - thr[j]
-        if d > 0.0:
-            phi[k] += wt[j] * d
+        phi[k] += wt[j] * max(pre[k] - thr[j], 0.0)
     matvec_into(v, phi, out)
     for i in range(m):
         out[i] += a[i] * z[i] + h[i]
@@ -178,6 +177,26 @@ def step(z, p):
     pre, phi, out = np.empty(l), np.empty(l), np.empty(m)
     preactivation_into(z, parts, pre)
     step_into(z, pre, parts, phi, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def trajectory(z0, steps, transient, p):
+    """Free run (steps, M) from z0, row 0 the state after ``transient`` steps: ``step`` iterated with
+    its buffers allocated once (allocating them at every step took most of the time). Releases the
+    GIL (callers run an ensemble's members on threads)."""
+    parts = unpack(p)
+    m, l = parts[0], parts[1]
+    pre, phi, z = np.empty(l), np.empty(l), np.empty(m)
+    out = np.empty((steps, m))
+    out[0] = z0
+    for _ in range(transient):
+        z[:] = out[0]
+        preactivation_into(z, parts, pre)
+        step_into(z, pre, parts, phi, out[0])
+    for t in range(1, steps):
+        preactivation_into(out[t - 1], parts, pre)
+        step_into(out[t - 1], pre, parts, phi, out[t])
     return out
 
 
@@ -336,7 +355,7 @@ class PWLModel:
         """Free run (steps, M) from z0; row 0 is the state after ``transient`` steps."""
         if steps < 1 or transient < 0:
             raise ValueError(f"need steps >= 1 and transient >= 0, got steps={steps}, transient={transient}")
-        return integrate.simulate(step, _state(z0, self.dim), self.param_array, 0.0, int(steps), int(transient), False)
+        return trajectory(_state(z0, self.dim), int(steps), int(transient), self.param_array)
 
     def ahead(self, starts: ArrayLike, k: int) -> np.ndarray:
         """The states k ≥ 0 steps after each row of ``starts`` (B, M): k-step predictions, (B, M)."""

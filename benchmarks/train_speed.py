@@ -10,6 +10,11 @@ Rows: milliseconds per iteration for one model (reference, dsr autograd, dsr fus
 ensemble of E = 16, model-iterations per second (E / seconds per iteration) against the reference's;
 the last columns give the CPU time of the process per iteration and the ratio of CPU cost per
 model-iteration (reference / row), a view that other processes on a shared machine disturb less.
+A second table times a default fit's iteration (clipped shPLRNN M = N = 3, L = 100, E = 4, aGTF, on
+Lorenz-63): the bare kernel (the forward and adjoint passes of all windows and members, one compiled
+call per thread, nothing else) against an iteration of the compiled epoch (``dsr.training.fused_epoch``:
+window sampling, both passes, clipping, RAdam and aGTF's bound every 5th batch), an epoch's time
+divided by its 50 batches.
 Each time is the best mean over several blocks of iterations, the rows' blocks taking turns (the
 machine is shared; the best block is the least disturbed one). Then the peak resident memory of a default-config fit of a few epochs
 (in a child process, ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``). The GPU table times the same
@@ -32,10 +37,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from numba import njit
 
+from dsr.data import TimeSeries
+from dsr.fitting import build_model
 from dsr.models import make_model
 from dsr.simulate import simulate
-from dsr.training import fused
+from dsr.training import fused, kernel_plrnn
+from dsr.training.config import FitConfig
+from dsr.training.trainer import Trainer
 from dsr.training.step import make_optimizer, make_step
 from dsr.zarrstore import write_dataset
 
@@ -218,6 +228,53 @@ def cpu_table(x: torch.Tensor, rounds: int) -> None:
         print_rows(name, rows, rounds, cpu_columns=True)
 
 
+@njit(cache=True, nogil=True)
+def _both_passes(lo, hi, per_member, z0, params, unit, data, squares, states, pre, scale, grads):
+    """The kernel's forward and backward pass of members lo..hi−1 (their chunks), as one call."""
+    kernel_plrnn.forward(lo * per_member, hi * per_member, per_member, z0, params, unit, data, squares, states, pre)
+    kernel_plrnn.backward(lo * per_member, hi * per_member, per_member, scale, states, pre, params, unit, data, grads)
+
+
+def bare_kernel_iteration(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    """Both passes of the fused kernel on batch x (E, S, T̃+1, N) as one call per thread, nothing else."""
+    params, unit, series, z0 = fused._kernel_inputs(model, x, None, True)
+    dtype = fused.kernel_dtype(params[0])
+    arrays = tuple(np.ascontiguousarray(p.detach().numpy(), dtype) for p in params)
+    unit = tuple(c.astype(dtype) for c in unit)
+    alphas = np.full((x.shape[2] - 1, x.shape[0]), ALPHA, dtype)
+    data = (*(fused._to_lanes(np.ascontiguousarray(a.detach().numpy(), dtype)) for a in series), alphas)
+    start = fused._to_lanes(np.ascontiguousarray(z0.detach().numpy(), dtype))
+    chunks, steps, width = start.shape[0], data[1].shape[1], start.shape[-1]
+    per_member = chunks // x.shape[0]
+    squares, scale = np.empty((chunks, width), dtype), np.ones((chunks, width), dtype)
+    states = np.empty((chunks, steps + 1, start.shape[1], width), dtype)
+    pre = np.empty((chunks, steps, arrays[3].shape[1], width), dtype)
+    grads = (*(np.zeros((chunks, *a.shape[1:]), dtype) for a in arrays), np.empty_like(start))
+
+    def step() -> None:
+        fused.in_parallel(_both_passes, x.shape[0], per_member, start, arrays, unit, data, squares, states, pre, scale, grads)
+
+    return step
+
+
+def default_fit_table(rounds: int) -> None:
+    """A default fit's iteration, compiled epoch against the bare kernel (module doc)."""
+    config = FitConfig(seed=0)
+    values = simulate("lorenz63", 20_000, seed=0, noise=0.05, standardize=True)["x"].values.astype(np.float64)
+    train = TimeSeries(values=values[None], variables=("x", "y", "z"), dt=0.01)
+    torch.manual_seed(config.seed)
+    model = build_model(config, train, torch.device("cpu"))
+    with tempfile.TemporaryDirectory() as folder:
+        trainer = Trainer(model, train, train, config, str(Path(folder) / "run.zarr"))
+        x, _ = trainer.sampler.sample()
+        batches = config.batches_per_epoch
+        seconds = race({"bare": (bare_kernel_iteration(model, x), batches), "epoch": (trainer.train_epoch, 1)}, rounds)
+    bare, epoch = seconds["bare"], tuple(v / batches for v in seconds["epoch"])
+    print(f"{'default fit iteration (E=4, L=100)':38} {'ms/iteration':>13} {'CPU ms/it':>11} {'× bare kernel':>14}")
+    print(f"{'bare kernel: forward + backward':38} {1e3 * bare[0]:13.2f} {1e3 * bare[1]:11.2f} {1.0:13.2f}×")
+    print(f"{'compiled epoch, per batch':38} {1e3 * epoch[0]:13.2f} {1e3 * epoch[1]:11.2f} {epoch[0] / bare[0]:13.2f}×")
+
+
 def gpu_table(x: torch.Tensor, rounds: int) -> None:
     """The same iterations on the GPU, against the eager reference moved to the GPU."""
     if not torch.cuda.is_available():
@@ -255,6 +312,7 @@ def main() -> None:
     )
     if not args.gpu_only:
         cpu_table(x, args.rounds)
+        default_fit_table(args.rounds)
     gpu_table(x, args.rounds)
     if not args.gpu_only:
         peak = fit_peak_memory_mb(args.fit_epochs)

@@ -18,7 +18,7 @@ _API = {
     "load_run": "dsr.run",
     "evaluate_run": "dsr.run",
     "Run": "dsr.run",
-    "analyze": "dsr.analyzing",
+    "analyze": "dsr.run_analysis",
     "FitConfig": "dsr.training.config",
     "import_file": "dsr.importers",
     "load": "dsr.data",
@@ -29,7 +29,7 @@ _API = {
 __all__ = ["__version__", *_API]
 
 if TYPE_CHECKING:
-    from dsr.analyzing import analyze
+    from dsr.run_analysis import analyze
     from dsr.data import TimeSeries, load
     from dsr.errors import DsrError
     from dsr.fitting import fit, resume

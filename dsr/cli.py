@@ -377,7 +377,7 @@ def analyze_command(
     from dsr.console import LOADING_NOTICE, slow_notice
 
     with slow_notice(LOADING_NOTICE):
-        from dsr.analyzing import analyze_command as run_analysis
+        from dsr.run_analysis import analyze_command as run_analysis
 
     run_analysis(
         target, order=order, json_=json_, param=param, checkpoint=checkpoint, member=member,

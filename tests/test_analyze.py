@@ -1,4 +1,4 @@
-"""`dsr analyze` (dsr.analyze, in dsr/analyzing/): the two faces of every model kind, the run and system reports,
+"""`dsr analyze` (dsr.analyze, in dsr/run_analysis/): the two faces of every model kind, the run and system reports,
 the run-store groups, and the one-line errors for bad input."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 
 import dsr.systems as systems
 from dsr import runstore
-from dsr.analyzing import Settings, analyze, analyze_command, numba_face, print_report
+from dsr.run_analysis import Settings, analyze, analyze_command, numba_face, print_report
 from dsr.errors import DsrError
 from dsr.models import make_model
 

@@ -53,7 +53,7 @@ def build_stores(base: Path) -> Path:
     if done.exists():
         return root
     import dsr
-    from dsr.analyzing import Settings, analyze
+    from dsr.run_analysis import Settings, analyze
     from dsr.training.config import FitConfig
 
     quick = dict(epochs=2, batches_per_epoch=5, eval_every=1, eval_steps=2000)

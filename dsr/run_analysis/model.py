@@ -11,8 +11,8 @@ import numpy as np
 import xarray as xr
 
 from dsr import runstore
-from dsr.analyzing.invariants import Frame, Invariants, dimensions
-from dsr.analyzing.settings import Settings
+from dsr.run_analysis.invariants import Frame, Invariants, dimensions
+from dsr.run_analysis.settings import Settings
 from dsr.errors import DsrError
 from dsr.numba_face import member_arrays, numba_face
 

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from dsr import runstore
-from dsr.analyzing.groups import datasets
-from dsr.analyzing.invariants import ground_truth, system_invariants
-from dsr.analyzing.model import analyze_model, load_model
-from dsr.analyzing.printing import print_report
-from dsr.analyzing.report import comparison, cycle_report, symbolic_report
-from dsr.analyzing.settings import Settings
+from dsr.run_analysis.groups import datasets
+from dsr.run_analysis.invariants import ground_truth, system_invariants
+from dsr.run_analysis.model import analyze_model, load_model
+from dsr.run_analysis.printing import print_report
+from dsr.run_analysis.report import comparison, cycle_report, symbolic_report
+from dsr.run_analysis.settings import Settings
 from dsr.errors import DsrError
 from dsr.jsonable import dumps, plain
 
@@ -33,7 +33,7 @@ def analyze(
     ``target``: a run store, or a system name of ``dsr.systems`` (``params`` override its
     parameters). Runs: ``checkpoint`` and ``member`` choose the model (default: best, the run's
     best member), cycles up to ``order`` (default 2) are searched, and with ``write`` the groups
-    of the package docstring (`dsr.analyzing`) are written into the store. Systems: spectrum,
+    of the package docstring (`dsr.run_analysis`) are written into the store. Systems: spectrum,
     dimensions and fixed points; ``order`` must be None or 1, since cycle search needs a
     piecewise-linear model.
     Bad input raises a one-line DsrError.

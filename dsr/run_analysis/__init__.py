@@ -1,5 +1,8 @@
 """``dsr analyze``: the invariants of a trained model, of its ground truth, and their comparison.
 
+This package reads run stores and writes the analysis groups; the numerical kernels it calls
+(spectra, dimensions, cycles, symbolic codes on plain arrays) are :mod:`dsr.analysis`.
+
 For a run store, one member of a checkpoint (default: the best checkpoint's best member) is
 analysed through its Numba face (`dsr.analysis.pwl`, built from the parameter Dataset, no torch):
 Lyapunov spectrum (per time unit, with the data's dt), Kaplan–Yorke and correlation dimension,
@@ -38,9 +41,9 @@ Run-store groups (``analysis/<name>``; the settings in each group's attrs):
 
 from __future__ import annotations
 
-from dsr.analyzing.api import analyze, analyze_command
+from dsr.run_analysis.api import analyze, analyze_command
 from dsr.numba_face import numba_face
-from dsr.analyzing.printing import print_report
-from dsr.analyzing.settings import Settings
+from dsr.run_analysis.printing import print_report
+from dsr.run_analysis.settings import Settings
 
 __all__ = ["Settings", "analyze", "analyze_command", "numba_face", "print_report"]

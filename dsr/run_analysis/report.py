@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from dsr.analyzing.model import RunModel
+from dsr.run_analysis.model import RunModel
 
 ZERO_TOLERANCE = 0.01
 """In a sign pattern, |λ| ≤ ZERO_TOLERANCE · Σ|λ_truth| counts as a zero exponent."""

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from dsr.analyzing.settings import Settings
+from dsr.run_analysis.settings import Settings
 
 
 @dataclass

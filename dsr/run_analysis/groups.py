@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from dsr.analyzing.invariants import Invariants
-from dsr.analyzing.model import ModelAnalysis, RunModel
+from dsr.run_analysis.invariants import Invariants
+from dsr.run_analysis.model import ModelAnalysis, RunModel
 from dsr.jsonable import plain
 
 

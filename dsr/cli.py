@@ -216,6 +216,31 @@ def import_command(
     _print_json(result) if json_ else typer.echo(f"wrote {out}: dims {result['dims']}, dt {result['dt']:g}, variables {', '.join(result['variables'])}")
 
 
+@app.command("embed")
+def embed_command(
+    data: Annotated[Path, typer.Argument(help="A data store holding the series to embed.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output data store (.zarr) of delay vectors.")],
+    dim: Annotated[Optional[int], typer.Option(help="Number of delays per embedded variable.")] = None,
+    lag: Annotated[Optional[int], typer.Option(help="Delay in time steps.")] = None,
+    auto: Annotated[bool, typer.Option("--auto", help="Choose what is not given: the lag by mutual information, the dimension by false nearest neighbours.")] = False,
+    column: Annotated[Optional[list[str]], typer.Option(help="Variable to embed (repeatable; needed when the store has several).")] = None,
+    var: Annotated[Optional[str], typer.Option(help="The data variable of the store (default: the only one).")] = None,
+    max_dim: Annotated[int, typer.Option(help="Largest dimension --auto tries.")] = 10,
+    overwrite: OverwriteOption = False,
+    json_: JsonOption = False,
+) -> None:
+    """Delay-embed a scalar or few-channel series into a new data store (lag and dimension given or chosen)."""
+    from dsr.embedding import embed
+
+    result = embed(data, out, dim=dim, lag=lag, auto=auto, var=var, columns=column, max_dim=max_dim, overwrite=overwrite)
+    if "note" in result:
+        typer.echo(f"note: {result['note']}", err=True)
+    _print_json(result) if json_ else typer.echo(
+        f"wrote {out}: lag {result['lag']} ({result['lag_method'].split(' (')[0]}), dim {result['dim']} "
+        f"({result['dim_method'].split(' (')[0]}), dims {result['dims']}"
+    )
+
+
 def _config_options(command):
     """Give ``command`` one ``--option`` per :class:`~dsr.training.config.FitConfig` field.
 

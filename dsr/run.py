@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from functools import cached_property
 from pathlib import Path
@@ -70,11 +71,23 @@ class Run:
         s = self.attrs["standardization"]
         return x * np.asarray(s["scale"]) + np.asarray(s["mean"])
 
-    def generate(self, n: int, z0: np.ndarray | None = None, member: int | None = None, standardized: bool = False) -> np.ndarray:
+    def generate(
+        self,
+        n: int,
+        z0: np.ndarray | None = None,
+        member: int | None = None,
+        standardized: bool = False,
+        method: str = "sequential",
+    ) -> np.ndarray:
         """A free run of n observations (n, N) of one member (default: the best) from latent z0.
 
         Without z0 the run starts from the last state of the stored trajectory (on the attractor).
+        ``method``: ``sequential`` (the compiled loop) or ``newton`` (``LatentModel.generate``'s parallel
+        Newton solve, in float64; a chaotic free run does not converge and falls back to the loop, with
+        a warning).
         """
+        if method not in ("sequential", "newton"):
+            raise DsrError(f"unknown generation method {method!r}; choose sequential or newton")
         import torch
 
         from dsr.evaluation import latent_run, shared_tensor
@@ -84,7 +97,12 @@ class Run:
         if z0 is None:
             z0 = self.trajectory["z"].values[-1]
         with torch.no_grad():
-            x = model.observe(latent_run(model, shared_tensor(z0, model), n))[member].numpy()
+            if method == "newton":
+                model = copy.deepcopy(model).double()  # the cached model keeps its dtype
+                z = model.generate(n, z0=shared_tensor(z0, model), method="newton")
+            else:
+                z = latent_run(model, shared_tensor(z0, model), n)
+            x = model.observe(z)[member].numpy()
         return x if standardized else self.unstandardize(x)
 
 

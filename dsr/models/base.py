@@ -193,19 +193,33 @@ class LatentModel(nn.Module):
         offset = matvec(self._readout(), c) + per_member(self._bias(), c)
         return self._region_matrix(g), self._add_input(offset, s)
 
-    def jacobian(self, z: Tensor) -> Tensor:
-        """Analytic ∂F/∂z at z: (E, *batch, M, M) (the matrix of z's linear region)."""
+    def jacobian(self, z: Tensor, s: Tensor | None = None) -> Tensor:
+        """Analytic ∂F/∂z at z: (E, *batch, M, M) (the matrix of z's linear region).
+
+        ``s`` is accepted so that every recurrent model's step and Jacobian take the same arguments
+        (``dsr.parallel``); additive inputs do not change this Jacobian.
+        """
         g, _ = self._slope_offset(self.pattern(z))
         return self._region_matrix(g)
 
     def generate(
-        self, n: int, *, z0: Tensor | None = None, x0: Tensor | None = None, s: Tensor | None = None
+        self,
+        n: int,
+        *,
+        z0: Tensor | None = None,
+        x0: Tensor | None = None,
+        s: Tensor | None = None,
+        method: str = "sequential",
     ) -> Tensor:
         """Free run of n latent states, (E, *batch, n, M); state 0 is z0 (or ``initial_state(x0)``).
 
         State t = F(state t−1) + C s[..., t, :]; ``s`` is (E, *batch, n, K), aligned with the states it
-        produces, so s[..., 0, :] is unused (the lab's ``generate`` convention).
+        produces, so s[..., 0, :] is unused (the lab's ``generate`` convention). ``method``:
+        ``sequential`` (the loop below) or ``newton`` (all steps at once by :func:`dsr.parallel.generate`,
+        which falls back to the loop, with a warning, where Newton does not converge).
         """
+        if method not in ("sequential", "newton"):
+            raise ValueError(f"unknown generation method {method!r}; choose sequential or newton")
         if (z0 is None) == (x0 is None):
             raise ValueError("pass exactly one initial condition: z0 (latent) or x0 (observed)")
         if n < 1:
@@ -213,6 +227,10 @@ class LatentModel(nn.Module):
         if s is not None and s.shape[-2] != n:
             raise ValueError(f"s covers {s.shape[-2]} time steps, but n = {n}; pass s of shape (E, ..., n, K)")
         z = self.initial_state(x0) if z0 is None else z0
+        if method == "newton":
+            from dsr.parallel import generate
+
+            return generate(self, n, z, s=s).states
         states = z.new_empty(*z.shape[:-1], n, z.shape[-1])
         states[..., 0, :] = z
         for t in range(1, n):

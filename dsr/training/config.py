@@ -66,6 +66,11 @@ class FitConfig(BaseModel):
         "auto",
         description="training path: fused kernels (CPU or GPU), CUDA graph, autograd reference, or auto (the fastest that supports the model)",
     )
+    time_parallel: Literal["off", "newton"] = Field(
+        "off", description="newton: solve each window's forced rollout by parallel Newton with adjoint-scan gradients (dsr.parallel; autograd path)"
+    )
+    newton_solver: Literal["auto", "deer", "quasi", "elk", "pwl"] = Field("auto", description="time_parallel newton: the solver (auto: pwl)")
+    newton_max_iter: int = Field(50, ge=0, description="time_parallel newton: Newton steps before falling back to the sequential loop")
     dtype: Literal["float32", "float64"] = Field("float32", description="floating-point type of parameters and training")
     # evaluation
     eval_every: int = Field(10, ge=1, description="epochs between held-out evaluations")
@@ -89,6 +94,10 @@ class FitConfig(BaseModel):
             raise ValueError(f"relus ({self.relus}) exceeds latent ({self.latent}); pass relus <= latent")
         if self.kernel == "graph" and self.device == "cpu":
             raise ValueError("the CUDA-graph path needs a GPU; pass --kernel auto or autograd with --device cpu")
+        if self.time_parallel == "newton" and self.kernel in ("fused", "graph"):
+            raise ValueError(f"--time-parallel newton runs on the autograd path, not --kernel {self.kernel}; pass --kernel auto or autograd")
+        if self.time_parallel == "off" and self.newton_solver != "auto":
+            raise ValueError("--newton-solver applies only with --time-parallel newton; add it or drop --newton-solver")
         if self.lr_end > self.lr_start:
             raise ValueError(f"lr_end ({self.lr_end}) exceeds lr_start ({self.lr_start}); the rate decays")
         return self

@@ -15,6 +15,8 @@ import torch
 from torch import Tensor
 
 from dsr.models import LatentModel
+from dsr.parallel.training import newton_member_losses
+from dsr.training.config import FitConfig
 from dsr.training.graphed import GraphedStep, StepFunction, graph_unsupported
 from dsr.training.loss import l2_penalty, member_losses
 
@@ -68,6 +70,13 @@ def member_grad_norms(model: LatentModel) -> Tensor:
     return torch.linalg.vector_norm(torch.cat(grads, dim=1), dim=1)
 
 
+def time_parallel_options(config: FitConfig) -> dict | None:
+    """The Newton solve's options for ``--time-parallel newton`` (None when off): that path runs on autograd."""
+    if config.time_parallel == "off":
+        return None
+    return {"solver": config.newton_solver, "max_iter": config.newton_max_iter}
+
+
 def make_step(
     model: LatentModel,
     optimizer: torch.optim.Optimizer,
@@ -76,17 +85,23 @@ def make_step(
     partial: bool = True,
     l2: float = 0.0,
     grad_clip: float | None = None,
+    newton: dict | None = None,
 ) -> StepFunction:
     """The step ``(x, s, alphas) -> (loss (E,), grad norm (E,))`` on ``kernel``'s path.
 
     Loss: :func:`dsr.training.loss.member_losses` (+ ``l2`` times the L2 penalty); each member's
-    gradient is scaled to norm ``grad_clip`` where it exceeds it. Both outputs are detached; where the
-    step is replayed they are the graph's outputs, overwritten by the next step.
+    gradient is scaled to norm ``grad_clip`` where it exceeds it. With ``newton`` (the Newton solve's
+    options) the loss is :func:`dsr.parallel.training.newton_member_losses` (same values and gradients).
+    Both outputs are detached; where the step is replayed they are the graph's outputs, overwritten by
+    the next step.
     """
     loss_kernel = "fused" if kernel == "fused" else "autograd"
 
     def step(x: Tensor, s: Tensor | None, alphas: list[Tensor | float]) -> tuple[Tensor, Tensor]:
-        loss = member_losses(model, x, alphas, s, partial, kernel=loss_kernel)
+        if newton is None:
+            loss = member_losses(model, x, alphas, s, partial, kernel=loss_kernel)
+        else:
+            loss = newton_member_losses(model, x, alphas, s, partial, **newton)
         total = loss + l2 * l2_penalty(model) if l2 else loss
         optimizer.zero_grad(set_to_none=True)
         total.sum().backward()

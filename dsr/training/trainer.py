@@ -38,7 +38,7 @@ from dsr.training.fused_epoch import FusedEpoch, fused_epoch_unsupported
 from dsr.training.graphed import GraphedStep
 from dsr.training.paths import resolve_kernel
 from dsr.training.state import optimizer_from_dataset, optimizer_to_dataset
-from dsr.training.step import make_optimizer, make_step, optimizer_state_for, set_learning_rate
+from dsr.training.step import make_optimizer, make_step, optimizer_state_for, set_learning_rate, time_parallel_options
 from dsr.training.windows import WindowSampler
 
 EVAL_METRICS = ("d_stsp", "d_h", "pe")
@@ -92,10 +92,12 @@ class Trainer:
             train.values, train.inputs, config.sequence_length, config.batch_size, list(model.seeds),
             noise=config.noise, dtype=ref.dtype, device=ref.device,
         )
-        self.kernel = resolve_kernel(model, config.kernel)
+        newton = time_parallel_options(config)
+        self.kernel = "autograd" if newton else resolve_kernel(model, config.kernel)
         self.optimizer = make_optimizer(model, config.lr_start, self.kernel)
         self.step = make_step(
-            model, self.optimizer, self.kernel, partial=config.partial_forcing, l2=config.l2, grad_clip=config.grad_clip
+            model, self.optimizer, self.kernel, partial=config.partial_forcing, l2=config.l2, grad_clip=config.grad_clip,
+            newton=newton,
         )
         self.forcing = ForcingSchedule(config, model.ensemble, tau)
         # Whole epochs as compiled calls where they can run (the per-batch loop below stays the reference).

@@ -357,6 +357,23 @@ def _report_run(path: Path, json_: bool) -> None:
         typer.echo(f"{attrs['status']}: {path}  (best member {result['best_member']}: {metrics})")
 
 
+@app.command("sweep")
+def sweep_command(
+    spec: Annotated[Path, typer.Argument(help="Sweep spec (TOML): data, [fit] options, [grid] values, [random] draws; see dsr/sweep/spec.py.")],
+    out: Annotated[Optional[Path], typer.Option("-o", "--out", help="Sweep folder (default: sweeps/<spec name>); rerun to resume.")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="An existing Dask cluster: tcp://HOST:PORT or a scheduler file (default: a local one).")] = None,
+    jobs: Annotated[Optional[int], typer.Option(help="Worker processes of the local cluster (default: one per core).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Start anew in a folder holding another sweep (deletes it).")] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Run many fits at once on Dask (grid and/or random search over fit options); one run store per fit, a table of configuration x metrics."""
+    from dsr.sweep.command import print_summary, sweep
+
+    result = sweep(spec, out, scheduler, jobs, quiet, overwrite)
+    _print_json(result) if json_ else print_summary(result)
+
+
 @app.command("evaluate")
 def evaluate_command(
     run: Annotated[Path, typer.Argument(help="Run store.")],

@@ -404,7 +404,7 @@ def evaluate_command(
 
 @app.command("analyze")
 def analyze_command(
-    target: Annotated[str, typer.Argument(help="A run store, or a built-in system name (see `dsr simulate --list`).")],
+    target: Annotated[str, typer.Argument(help="A run store, a data store, or a built-in system name (see `dsr simulate --list`).")],
     order: Annotated[Optional[int], typer.Option(help="Cycles up to this order (runs; default 2). Systems: fixed points only.")] = None,
     param: Annotated[Optional[list[str]], typer.Option(help="System parameter NAME=VALUE (repeatable).")] = None,
     checkpoint: Annotated[str, typer.Option(help="Checkpoint of the run.")] = "best",
@@ -413,9 +413,11 @@ def analyze_command(
     trajectory_steps: Annotated[int, typer.Option(help="Free-run length for symbolic codes and dimensions.")] = 100_000,
     seed: Annotated[int, typer.Option(help="Seed for initial conditions and SCYFI.")] = 0,
     write: Annotated[bool, typer.Option("--write/--no-write", help="Store the analysis groups in the run.")] = True,
+    var: Annotated[Optional[str], typer.Option(help="Data stores: the data variable (default: the only one).")] = None,
     json_: JsonOption = False,
 ) -> None:
-    """Lyapunov spectrum, dimensions, fixed points/cycles and symbolic codes of a run's model against its ground truth, or of a built-in system."""
+    """Lyapunov spectrum, dimensions, fixed points/cycles and symbolic codes of a run's model against its ground truth,
+    of a built-in system, or λ1 and the correlation dimension estimated from a data store."""
     from dsr.console import LOADING_NOTICE, slow_notice
 
     with slow_notice(LOADING_NOTICE):
@@ -423,7 +425,7 @@ def analyze_command(
 
     run_analysis(
         target, order=order, json_=json_, param=param, checkpoint=checkpoint, member=member,
-        steps=steps, trajectory_steps=trajectory_steps, seed=seed, write=write, echo=typer.echo,
+        steps=steps, trajectory_steps=trajectory_steps, seed=seed, write=write, echo=typer.echo, var=var,
     )
 
 

@@ -161,9 +161,16 @@ def test_truth_from_data_not_simulated(fitted_run, tmp_path):
     run = copy_run(fitted_run, tmp_path)
     runstore.update_attrs(run, data_path=str(data))
     report = analyze(run, order=1, settings=SMALL, write=False)
-    assert report["truth"]["source"] == "data" and report["truth"]["lyapunov"] is None
+    assert report["truth"]["source"] == "data" and report["truth"]["lyapunov"]["source"] == "series"
+    assert report["truth"]["lyapunov"]["exponents"][0] == pytest.approx(0.9056, rel=0.1)  # Sprott's λ1, estimated from the series
     assert 1.5 < report["truth"]["correlation_dimension"]["value"] < 2.5
-    assert set(report["comparison"]) == {"correlation_dimension"}
+    assert set(report["comparison"]) == {"lambda_max", "sign_pattern", "correlation_dimension"}
+    assert report["comparison"]["lambda_max"]["truth"] == report["truth"]["lyapunov"]["exponents"][0]
+    written = analyze(run, order=1, settings=SMALL)
+    group = runstore.read_group(run, "analysis/lyapunov")
+    assert float(group["truth"][0]) == written["truth"]["lyapunov"]["exponents"][0]
+    assert group["truth_divergence"].size == group["truth_divergence_time"].size > 20
+    assert group.attrs["truth_method"].startswith("Rosenstein")
     runstore.update_attrs(run, data_path=str(tmp_path / "gone.zarr"))
     assert analyze(run, order=1, settings=SMALL, write=False)["truth"] is None
 
@@ -231,8 +238,13 @@ def test_run_store_without_parameters(tmp_path):
     assert "no parameters for checkpoint 'best' (it has: none)" in _error(lambda: analyze(empty))
 
 
-def test_a_store_that_is_not_a_run(tmp_path):
-    assert "not a dsr run store" in _error(lambda: analyze(DATA))
+def test_a_data_store_is_analysed_from_its_series(tmp_path):
+    report = analyze(DATA, settings=SMALL)
+    assert report["kind"] == "data" and report["data"]["lyapunov"]["unit"] == "per time unit"
+    # 5 % observation noise (data/README.md): λ1 still within 10 % of Sprott's 0.9056.
+    assert report["data"]["lyapunov"]["exponents"][0] == pytest.approx(0.9056, rel=0.1)
+    assert "drop --order" in _error(lambda: analyze(DATA, order=2))
+    assert "not a readable Zarr store" in _error(lambda: analyze(tmp_path))
 
 
 def test_a_model_that_is_not_piecewise_linear(fitted_run, tmp_path):

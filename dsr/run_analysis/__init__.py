@@ -9,7 +9,8 @@ Lyapunov spectrum (per time unit, with the data's dt), Kaplan–Yorke and correl
 fixed points and cycles up to ``order``, and the symbolic code of a long free run with each used
 region's fixed point. The ground truth is the true system when the data came from
 ``dsr simulate`` (store attrs ``system``, ``params``, ``dt``): its spectrum, dimensions and fixed
-points; otherwise the data itself (correlation dimension only). The comparison gives the relative
+points; otherwise the data itself (λ1 by Rosenstein's method, `dsr.analysis.series_lyapunov`, and
+the correlation dimension). The comparison gives the relative
 error of λ_max, the sign patterns of the spectra, the dimension differences, and the distance from
 each true fixed point to the nearest real fixed point of the model.
 
@@ -21,7 +22,8 @@ and in the data's units.
 Run-store groups (``analysis/<name>``; the settings in each group's attrs):
 - ``lyapunov``: ``exponents`` (exponent), ``spread``, ``drift``, ``per_initial_condition``
   (initial_condition, exponent), ``running`` (initial_condition, record, exponent), ``time``
-  (record); the truth's spectrum as ``truth`` (truth_exponent).
+  (record); the truth's spectrum as ``truth`` (truth_exponent); estimated from data, λ1 alone with
+  its divergence curve ``truth_divergence`` (truth_divergence_time) and the method in attrs ``truth_*``.
 - ``dimensions``: 0-d ``kaplan_yorke``, ``correlation_dimension``, ``fit_low``, ``fit_high``,
   ``correlation_sum`` (radius); the truth's as ``truth_kaplan_yorke``, ``truth_correlation_dimension``.
 - ``cycles``: per cycle ``order``, ``real``, ``stable``, ``type``, ``max_abs_eigenvalue``,

@@ -9,7 +9,7 @@ from typing import Any
 
 from dsr import runstore
 from dsr.run_analysis.groups import datasets
-from dsr.run_analysis.invariants import ground_truth, system_invariants
+from dsr.run_analysis.invariants import data_invariants, ground_truth, system_invariants
 from dsr.run_analysis.model import analyze_model, load_model
 from dsr.run_analysis.printing import print_report
 from dsr.run_analysis.report import comparison, cycle_report, symbolic_report
@@ -27,11 +27,13 @@ def analyze(
     member: int | None = None,
     settings: Settings | None = None,
     write: bool = True,
+    var: str | None = None,
 ) -> dict[str, Any]:
-    """Analyse a run store or a built-in system; return the report (a JSON-able dict).
+    """Analyse a run store, a data store or a built-in system; return the report (a JSON-able dict).
 
-    ``target``: a run store, or a system name of ``dsr.systems`` (``params`` override its
-    parameters). Runs: ``checkpoint`` and ``member`` choose the model (default: best, the run's
+    ``target``: a run store, a data store (its variable ``var``), or a system name of
+    ``dsr.systems`` (``params`` override its parameters). Data: λ1 and the correlation
+    dimension estimated from the series (`invariants.data_invariants`), nothing written. Runs: ``checkpoint`` and ``member`` choose the model (default: best, the run's
     best member), cycles up to ``order`` (default 2) are searched, and with ``write`` the groups
     of the package docstring (`dsr.run_analysis`) are written into the store. Systems: spectrum,
     dimensions and fixed points; ``order`` must be None or 1, since cycle search needs a
@@ -42,6 +44,10 @@ def analyze(
     if Path(target).exists():
         if params:
             raise DsrError("--param sets a built-in system's parameters; drop it for a run store")
+        if runstore.read_attrs(target).get("dsr_store") != runstore.STORE_KIND:
+            if order is not None:
+                raise DsrError(f"--order searches a model's cycles; {target} is a data store: drop --order")
+            return _analyze_data(Path(target), var, base.checked())
         chosen = Settings(**{**asdict(base), "order": 2 if order is None else int(order)}).checked()
         return _analyze_run(Path(target), checkpoint, member, chosen, write)
     from dsr import systems
@@ -76,6 +82,7 @@ def analyze_command(
     seed: int = Settings.seed,
     write: bool = True,
     echo: Callable[[str], None] = print,
+    var: str | None = None,
 ) -> dict[str, Any]:
     """The whole ``dsr analyze`` command: parse ``--param NAME=VALUE``, analyse, print.
 
@@ -85,13 +92,24 @@ def analyze_command(
 
     settings = Settings(steps=steps, trajectory_steps=trajectory_steps, seed=seed)
     report = analyze(
-        target, order=order, params=parse_params(param), checkpoint=checkpoint, member=member, settings=settings, write=write
+        target, order=order, params=parse_params(param), checkpoint=checkpoint, member=member, settings=settings, write=write,
+        var=var,
     )
     if json_:
         echo(dumps(report))
     else:
         print_report(report)
     return report
+
+
+def _analyze_data(path: Path, var: str | None, settings: Settings) -> dict[str, Any]:
+    from dsr.data import load
+
+    series = load(path, var=var)
+    flat = series.values.reshape(-1, series.n_variables)
+    states = (series.values - flat.mean(axis=0)) / flat.std(axis=0)
+    inv = data_invariants(states, series.dt, path.name, settings)
+    return plain({"target": str(path), "kind": "data", "settings": asdict(settings), "data": inv.report()})
 
 
 def _analyze_run(path: Path, checkpoint: str, member: int | None, settings: Settings, write: bool) -> dict[str, Any]:

@@ -36,7 +36,13 @@ def datasets(report: dict[str, Any], result: ModelAnalysis, truth: Invariants | 
         }
     if truth is not None and truth.spectrum is not None:
         lyap["truth"] = (("truth_exponent",), truth.spectrum.exponents)
-    groups["lyapunov"] = xr.Dataset(lyap, attrs={**base, **({} if sp is None else plain(sp.settings))})
+    elif truth is not None and truth.series_lyapunov is not None:
+        # Estimated from the data: λ1 alone, with the divergence curve it was read from.
+        lyap["truth"] = (("truth_exponent",), np.array([truth.series_lyapunov.exponent]))
+        lyap["truth_divergence"] = (("truth_divergence_time",), truth.series_lyapunov.divergence)
+        lyap["truth_divergence_time"] = (("truth_divergence_time",), truth.series_lyapunov.times)
+    truth_settings = {} if truth is None or truth.series_lyapunov is None else {f"truth_{k}": v for k, v in truth.series_lyapunov.settings.items()}
+    groups["lyapunov"] = xr.Dataset(lyap, attrs={**base, **({} if sp is None else plain(sp.settings)), **plain(truth_settings)})
 
     dims: dict[str, Any] = {}
     for prefix, source in (("", inv), ("truth_", truth)):

@@ -22,16 +22,22 @@ class Invariants:
     correlation: Any = None
     fixed_points: list = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+    series_lyapunov: Any = None
 
     def report(self) -> dict[str, Any]:
-        spectrum, d2 = self.spectrum, self.correlation
-        return {
-            **self.extra,
-            "lyapunov": None if spectrum is None else {
+        spectrum, d2, series = self.spectrum, self.correlation, self.series_lyapunov
+        lyapunov = None
+        if spectrum is not None:
+            lyapunov = {
                 "exponents": spectrum.exponents, "spread": spectrum.spread, "drift": spectrum.drift,
                 "unit": spectrum.unit, "steps": spectrum.steps, "dt": spectrum.dt,
                 "initial_conditions": int(spectrum.per_initial_condition.shape[0]),
-            },
+            }
+        elif series is not None:
+            lyapunov = {"exponents": [series.exponent], "source": "series", **series.settings}
+        return {
+            **self.extra,
+            "lyapunov": lyapunov,
             "kaplan_yorke": self.kaplan_yorke,
             "correlation_dimension": None if d2 is None else {
                 "value": d2.dimension, "fit_range": list(d2.fit_range), "points": d2.points, "theiler": d2.theiler,
@@ -119,8 +125,31 @@ def ground_truth(attrs: dict, frame: Frame, settings: Settings) -> Invariants | 
             return system_invariants(system, settings, view, sample_dt=float(data_attrs.get("dt") or frame.dt))
     config = attrs.get("config") or {}
     series = load(data_path, var=config.get("var"), inputs=config.get("inputs"))
-    inv = Invariants(extra={"source": "data", "name": Path(data_path).name})
-    dimensions(inv, frame.standardize(series.values[0]), settings)
+    return data_invariants(frame.standardize(series.values), series.dt, Path(data_path).name, settings)
+
+
+def data_invariants(states: np.ndarray, dt: float, name: str, settings: Settings) -> Invariants:
+    """λ1 and the correlation dimension estimated from a measured series (trial, time, variable).
+
+    λ1 by Rosenstein's method (`dsr.analysis.series_lyapunov`) on the observed states; a single
+    variable is delay-embedded first with the lag and dimension `dsr embed --auto` chooses.
+    The correlation dimension uses the first trial's states, as for models.
+    """
+    from dsr.analysis import embedding, series_lyapunov
+
+    extra: dict[str, Any] = {"source": "data", "name": name, "dt": dt}
+    try:
+        if states.shape[2] == 1:
+            lag = embedding.choose_lag(states).lag
+            dim = embedding.choose_dimension(states, lag).dim
+            states = embedding.delay_embed(states, dim, lag)
+            extra["embedding"] = {"lag": lag, "dim": dim, "note": "one variable: delay-embedded for λ1 and the correlation dimension"}
+        lyap = series_lyapunov.largest_lyapunov(states, dt)
+    except ValueError as err:  # a series too short to embed or to follow pairs
+        lyap = None
+        extra["lyapunov_note"] = f"λ1 not estimated: {err}"
+    inv = Invariants(extra=extra, series_lyapunov=lyap)
+    dimensions(inv, states[0], settings)
     return inv
 
 

@@ -36,6 +36,18 @@ def print_report(report: dict[str, Any]) -> None:
             console.print(f"published: {values}  [{system['published'].get('source', '')}]", markup=False)
         _print_fixed_points(console, system["fixed_points"])
         return
+    if report["kind"] == "data":
+        data = report["data"]
+        embedded = data.get("embedding")
+        how = f"; one variable, delay-embedded with lag {embedded['lag']}, dim {embedded['dim']}" if embedded else ""
+        console.print(f"{report['target']} (data, dt {_fmt(data['dt'])}{how}): λ1 estimated from the series", markup=False)
+        _print_invariants(console, data, None)
+        if data["lyapunov"]:
+            lyap = data["lyapunov"]
+            console.print(f"λ1: {lyap['method']}, fitted over {_fmt(lyap['fit_low'])}..{_fmt(lyap['fit_high'])}, {lyap['pairs']} pairs", markup=False)
+        if data.get("lyapunov_note"):
+            console.print(f"note: {data['lyapunov_note']}", markup=False)
+        return
     model, truth = report["model"], report["truth"]
     console.print(
         f"[bold]{report['target']}[/bold]  {model['kind']} M={model['latent']}, member {model['member']} "
@@ -70,7 +82,9 @@ def _print_invariants(console: Any, main: dict[str, Any], truth: dict[str, Any] 
         cells = []
         for _, s in sources:
             if key is None:
-                cells.append(_fmt(float(np.sum(s["lyapunov"]["exponents"]))) if s["lyapunov"] else "-")
+                # λ1 estimated from a series alone has no sum.
+                whole = s["lyapunov"] and s["lyapunov"].get("source") != "series"
+                cells.append(_fmt(float(np.sum(s["lyapunov"]["exponents"]))) if whole else "-")
             elif key == "correlation_dimension" and s[key] is not None:
                 fit = s[key]["fit_range"]
                 cells.append(f"{_fmt(s[key]['value'])} (r in {_fmt(fit[0], 3)}..{_fmt(fit[1], 3)})")

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 from plotly.subplots import make_subplots
 
+from dsr import runstore
 from dsr.app import catalog, panel_lyapunov
 from dsr.app.components import card, error_card, graph, guarded, note
 from dsr.app.page_overview import number, run_href
@@ -44,7 +45,7 @@ def curves_figure(runs: list[tuple[str, RunView]]) -> go.Figure:
     """Loss and held-out metrics per epoch, one colour per run (its best member)."""
     fig = make_subplots(rows=1, cols=len(CURVES), subplot_titles=[t for _, t in CURVES], horizontal_spacing=0.06)
     for k, (name, run) in enumerate(runs):
-        history = run.history
+        history = run.group(runstore.HISTORY)
         if history is None:
             continue
         for col, (var, _) in enumerate(CURVES, start=1):

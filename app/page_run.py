@@ -49,7 +49,7 @@ def orbits_and_card(run: RunView, display: str) -> tuple[list[Orbit], html.Div]:
 
 def header(run: RunView, name: str) -> html.Div:
     """Status, model, data and final numbers of the run."""
-    a, c = run.attrs, run.config
+    a, c = run.attrs, run.config_dict
     final = a.get("final_metrics") or {}
     facts = {
         "status": a.get("status", "?"), "model": c.get("model", "?"), "latent M": c.get("latent"),
@@ -105,10 +105,10 @@ def details(root: Path, name: str) -> list:
         )
     return [
         *series_panels,
-        guarded("Training", lambda: panel_training.component(run.history, run.best_member, filename=f"{run.name}-training")),
+        guarded("Training", lambda: panel_training.component(run.group(runstore.HISTORY), run.best_member, filename=f"{run.name}-training")),
         guarded("Lyapunov spectrum", lambda: panel_lyapunov.component(run, catalog.display_path(root, name))),
         guarded("Linear regions", lambda: panel_regions.component(run.regions, panel_regions.summary(run), run.name)),
-        guarded("Parameters", lambda: panel_params.component(run.best_params, run.best_member, run.name)),
+        guarded("Parameters", lambda: panel_params.component(run.group(f"{runstore.PARAMS}/best"), run.best_member, run.name)),
     ]
 
 

@@ -32,7 +32,7 @@ def _model_orbits(ds: xr.Dataset, run: RunView) -> list[Orbit]:
     if "points_data" in ds:
         points = np.asarray(ds["points_data"].values, dtype=float)
     elif "points" in ds:  # observed, standardized
-        points = run.unstandardize(np.asarray(ds["points"].values, dtype=float))
+        points = run.unstandardize(np.asarray(ds["points"].values, dtype=float)).astype(np.float32)
     else:
         return []
     n = points.shape[0]

@@ -73,7 +73,7 @@ def _spectra(ax: Axes, scene: Scene) -> None:
 
 
 def _training(ax: Axes, run: RunView) -> None:
-    history = run.history
+    history = run.group(runstore.HISTORY)
     if history is None:
         _note(ax, "no training history yet")
         return
@@ -106,7 +106,7 @@ def _lyapunov(ax: Axes, run: RunView) -> None:
 
 
 def _parameters(ax: Axes, run: RunView) -> None:
-    params = run.best_params
+    params = run.group(f"{runstore.PARAMS}/best")
     if params is None:
         _note(ax, "no checkpoint yet")
         return
@@ -134,7 +134,7 @@ def write_figures(run_path: str | os.PathLike, out_path: str | os.PathLike, over
     if out.suffix.lstrip(".").lower() not in formats:
         raise DsrError(f"cannot write '{out.suffix or out.name}' figures; end the output name with one of: .{', .'.join(sorted(formats))}")
     require_separate(out, [run_path])
-    run = RunView(runstore.require_run(run_path))
+    run = RunView(run_path)
     scene = run_scene(run, panel_fixed_points.read(run) or [])
     with rc_context({"font.size": 7, "axes.titlesize": 8, "axes.spines.top": False, "axes.spines.right": False}):
         # A bare Figure (no pyplot): no backend or display is touched, also in notebooks.
@@ -156,7 +156,7 @@ def write_figures(run_path: str | os.PathLike, out_path: str | os.PathLike, over
             else:
                 draw(ax, source)
             ax.set_title(f"({letter})", loc="left", fontsize=8, fontweight="bold")
-        fig.suptitle(f"{run.name}: {run.config.get('model', '?')}, status {run.attrs.get('status', '?')}", fontsize=8)
+        fig.suptitle(f"{run.name}: {run.config_dict.get('model', '?')}, status {run.attrs.get('status', '?')}", fontsize=8)
         with atomic_directory(out, overwrite=overwrite) as tmp:
             fig.savefig(tmp, dpi=200, format=out.suffix.lstrip(".").lower())
     return out

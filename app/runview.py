@@ -1,8 +1,8 @@
-"""A run store as the app reads it: attributes, groups and series, loaded lazily and cached.
+"""A run store as the app reads it: :class:`dsr.run.Run` (the one reader of runs, no torch) with the app's additions.
 
-Everything goes through the run-store readers of :mod:`dsr.runstore` (no torch). A missing
-group reads as ``None`` (the run is still running, or was not analysed); a group that exists
-but cannot be read raises, and the panel that needed it shows an error card.
+A missing group reads as ``None`` (the run is still running, or was not analysed; see
+:meth:`~dsr.run.Run.group`); a group that exists but cannot be read raises, and the panel that
+needed it shows an error card.
 """
 
 from __future__ import annotations
@@ -12,63 +12,26 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import xarray as xr
 
 from dsr import runstore
 from dsr.app.catalog import require_inside, stamp
 from dsr.app.regions import Regions, rank
 from dsr.data import load
 from dsr.errors import DsrError
+from dsr.run import Run
 
 
-class RunView:
-    """Read-only view of one run store."""
+class RunView(Run):
+    """Read-only view of one run store; reads no data store outside ``root``."""
 
     def __init__(self, path: Path, root: Path | None = None) -> None:
-        self.path = path
+        super().__init__(path)
         self.root = root  # the served folder, outside which nothing is read; None outside the app
-        self.attrs = runstore.read_attrs(path)
-        self._groups: dict[str, xr.Dataset | None] = {}
-
-    @property
-    def name(self) -> str:
-        return self.path.name.removesuffix(".zarr")
-
-    @property
-    def config(self) -> dict:
-        return self.attrs.get("config", {})
-
-    @property
-    def variables(self) -> list[str]:
-        return [str(v) for v in self.attrs.get("variables", [])]
-
-    @property
-    def dt(self) -> float:
-        return float(self.attrs.get("dt", 1.0))
-
-    def group(self, name: str) -> xr.Dataset | None:
-        """Group ``name`` of the store (read once), or None when the store has none (yet)."""
-        if name not in self._groups:
-            exists = (self.path / name / "zarr.json").exists()
-            self._groups[name] = runstore.read_group(self.path, name) if exists else None
-        return self._groups[name]
-
-    @property
-    def history(self) -> xr.Dataset | None:
-        return self.group(runstore.HISTORY)
-
-    @property
-    def trajectory(self) -> xr.Dataset | None:
-        return self.group(runstore.TRAJECTORY)
-
-    @property
-    def best_params(self) -> xr.Dataset | None:
-        return self.group(f"{runstore.PARAMS}/best")
 
     @property
     def pattern(self) -> np.ndarray | None:
         """Region bits (time, unit) of the free run, or None."""
-        t = self.trajectory
+        t = self.group(runstore.TRAJECTORY)
         return None if t is None or "pattern" not in t else t["pattern"].values
 
     @cached_property
@@ -77,31 +40,11 @@ class RunView:
         pattern = self.pattern
         return None if pattern is None or pattern.shape[-1] == 0 else rank(pattern)
 
-    def analysis(self, name: str) -> xr.Dataset | None:
-        """The analysis group ``analysis/<name>``, or None if the run was not analysed that way."""
-        return self.group(f"{runstore.ANALYSIS}/{name}")
-
-    @property
-    def analyses(self) -> list[str]:
-        return runstore.list_groups(self.path, runstore.ANALYSIS)
-
-    @property
-    def best_member(self) -> int:
-        return int(self.attrs.get("best_member", 0))
-
-    def unstandardize(self, x: np.ndarray) -> np.ndarray:
-        """Map standardized observations (…, N) to the data's units (float32)."""
-        s = self.attrs.get("standardization")
-        if not s:
-            return np.asarray(x, dtype=np.float32)
-        return (x * np.asarray(s["scale"]) + np.asarray(s["mean"])).astype(np.float32)
-
     @cached_property
     def model_series(self) -> np.ndarray | None:
-        """The best member's free run (time, N) in the data's units, or None before the fit finished."""
-        if self.trajectory is None:
-            return None
-        return self.unstandardize(self.trajectory["x"].values)
+        """The best member's free run (time, N) in the data's units (float32), or None before the fit finished."""
+        t = self.group(runstore.TRAJECTORY)
+        return None if t is None else self.unstandardize(t["x"].values).astype(np.float32)
 
     @cached_property
     def _data(self) -> tuple[np.ndarray | None, str]:
@@ -116,7 +59,7 @@ class RunView:
         try:
             if self.root is not None:
                 require_inside(self.root, Path(data_path), f"the run's data store {data_path} (serve a folder holding both)")
-            return data_trial(Path(data_path), self.config.get("var")).values, ""
+            return data_trial(Path(data_path), self.config_dict.get("var")).values, ""
         except DsrError as err:
             return None, f"data store cannot be read ({err}): model only"
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dsr import runstore
 from dsr.app import panel_lyapunov
 from dsr.app.catalog import StoreEntry
 from dsr.app.runview import open_run
@@ -80,8 +81,8 @@ def summarize(entry: StoreEntry) -> RunRow:
         return row
     try:
         run = open_run(entry.path)
-        config = run.config
-        history = run.history
+        config = run.config_dict
+        history = run.group(runstore.HISTORY)
         row.data = Path(str(run.attrs.get("data_path", ""))).name
         row.model = _model_text(config)
         row.size = run.attrs.get("n_parameters")

@@ -31,18 +31,19 @@ def _column_stats(values: np.ndarray, labels: list[str]) -> dict[str, dict[str, 
 def describe_run(path: str | os.PathLike) -> dict:
     """Summarise a run store: status, config, versions, progress and final metrics."""
     from dsr import runstore
+    from dsr.run import Run
 
-    attrs = runstore.read_attrs(path)
-    history = runstore.read_group(path, runstore.HISTORY) if runstore.has_group(path, runstore.HISTORY) else None
+    run = Run(path)
+    history = run.group(runstore.HISTORY)
     return {
         "path": str(path),
         "kind": "run",
-        "status": attrs.get("status"),
+        "status": run.attrs.get("status"),
         "epochs_done": 0 if history is None else int(history["epoch"].values[-1]),
-        "checkpoints": runstore.list_groups(path, runstore.PARAMS),
-        "analyses": runstore.list_groups(path, runstore.ANALYSIS),
-        "evaluations": runstore.list_groups(path, runstore.EVALUATIONS),
-        "attrs": attrs,
+        "checkpoints": run.checkpoints,
+        "analyses": run.analyses,
+        "evaluations": run.evaluations,
+        "attrs": run.attrs,
     }
 
 

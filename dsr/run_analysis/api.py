@@ -16,6 +16,7 @@ from dsr.run_analysis.report import comparison, cycle_report, symbolic_report
 from dsr.run_analysis.settings import Settings
 from dsr.errors import DsrError
 from dsr.jsonable import dumps, plain
+from dsr.run import Run
 
 
 def analyze(
@@ -113,9 +114,10 @@ def _analyze_data(path: Path, var: str | None, settings: Settings) -> dict[str, 
 
 
 def _analyze_run(path: Path, checkpoint: str, member: int | None, settings: Settings, write: bool) -> dict[str, Any]:
-    model, attrs = load_model(path, checkpoint, member)
-    result = analyze_model(path, model, settings)
-    truth = ground_truth(attrs, model.frame, settings)
+    run = Run(path)
+    model = load_model(run, checkpoint, member)
+    result = analyze_model(run, model, settings)
+    truth = ground_truth(run.attrs, model.frame, settings)
     face = model.face
     model_report = {
         "kind": face.model_kind, "member": model.member, "checkpoint": checkpoint, "latent": face.dim,

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from dsr.run_analysis.settings import Settings
+from dsr.standardization import Standardization
 
 
 @dataclass
@@ -56,18 +57,17 @@ def dimensions(inv: Invariants, observed: np.ndarray, settings: Settings) -> Non
 
 @dataclass(frozen=True)
 class Frame:
-    """Coordinates of a run: system units -> data-store units -> standardized model coordinates."""
+    """Coordinates of a run: system units -> data-store units (``to_store``) -> standardized model coordinates."""
 
     dt: float
-    mean: np.ndarray
-    scale: np.ndarray
+    standardization: Standardization
     to_store: Callable[[np.ndarray], np.ndarray] = lambda x: x
 
     def standardize(self, x: np.ndarray) -> np.ndarray:
-        return (self.to_store(x) - self.mean) / self.scale
+        return self.standardization.apply(self.to_store(x))
 
     def to_data(self, x_standardized: np.ndarray) -> np.ndarray:
-        return x_standardized * self.scale + self.mean
+        return self.standardization.invert(x_standardized)
 
 
 def system_invariants(system: Any, settings: Settings, frame: Frame | None, sample_dt: float | None = None) -> Invariants:
@@ -121,7 +121,7 @@ def ground_truth(attrs: dict, frame: Frame, settings: Settings) -> Invariants | 
         except ValueError:
             system = None
         if system is not None:
-            view = Frame(frame.dt, frame.mean, frame.scale, _store_units(data_attrs))
+            view = Frame(frame.dt, frame.standardization, _store_units(data_attrs))
             return system_invariants(system, settings, view, sample_dt=float(data_attrs.get("dt") or frame.dt))
     config = attrs.get("config") or {}
     series = load(data_path, var=config.get("var"), inputs=config.get("inputs"))
@@ -157,6 +157,5 @@ def _store_units(data_attrs: dict) -> Callable[[np.ndarray], np.ndarray]:
     """System coordinates -> data-store units (``dsr simulate --standardize`` rescaled them)."""
     if data_attrs.get("standardized") and "standardization_mean" in data_attrs:
         mean = np.asarray(data_attrs["standardization_mean"], dtype=np.float64)
-        scale = np.asarray(data_attrs["standardization_scale"], dtype=np.float64)
-        return lambda x: (x - mean) / scale
+        return Standardization(mean, np.asarray(data_attrs["standardization_scale"], dtype=np.float64)).apply
     return lambda x: x

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from dsr import runstore
+from dsr.run import Run
 from dsr.run_analysis.invariants import Frame, Invariants, dimensions
 from dsr.run_analysis.settings import Settings
-from dsr.errors import DsrError
 from dsr.numba_face import member_arrays, numba_face
 
 
@@ -39,41 +37,25 @@ def _observation(ds: xr.Dataset, arrays: dict[str, np.ndarray]) -> Callable[[np.
     return lambda z: z[..., :n_obs]
 
 
-def load_model(path: Path, checkpoint: str, member: int | None) -> tuple[RunModel, dict]:
-    path = runstore.require_run(path)
-    attrs = runstore.read_attrs(path)
-    checkpoints = runstore.list_groups(path, runstore.PARAMS)
-    if checkpoint not in checkpoints:
-        raise DsrError(
-            f"{path} has no parameters for checkpoint '{checkpoint}' (it has: {', '.join(checkpoints) or 'none'}); "
-            "analyse a run that reached its first evaluation"
-        )
-    ds = runstore.read_group(path, f"{runstore.PARAMS}/{checkpoint}")
-    chosen = int(attrs.get("best_member", 0)) if member is None else int(member)
+def load_model(run: Run, checkpoint: str, member: int | None) -> RunModel:
+    """Member ``member`` (default: the run's best) of checkpoint ``checkpoint`` of ``run``, with its coordinates."""
+    ds = run.params(checkpoint)
+    chosen = run.best_member if member is None else int(member)
     face = numba_face(ds, chosen)
     arrays = member_arrays(ds, chosen)
     n_obs = int(ds.attrs["n_obs"])
-    standardization = attrs.get("standardization") or {"mean": [0.0] * n_obs, "scale": [1.0] * n_obs}
-    try:
-        frame = Frame(float(attrs.get("dt") or 1.0), np.asarray(standardization["mean"], dtype=np.float64).reshape(n_obs),
-                      np.asarray(standardization["scale"], dtype=np.float64).reshape(n_obs))
-    except (TypeError, ValueError, KeyError, IndexError) as err:
-        raise DsrError(
-            f"{path}: attribute dt or standardization is malformed ({err}); it should hold dt and {n_obs} means and scales"
-        ) from None
-    model = RunModel(
-        face=face, member=chosen, checkpoint=checkpoint, observe=_observation(ds, arrays), frame=frame,
-        variables=list(attrs.get("variables") or [f"x{i}" for i in range(n_obs)]), inputs=int(ds.attrs.get("inputs", 0)),
+    return RunModel(
+        face=face, member=chosen, checkpoint=checkpoint, observe=_observation(ds, arrays),
+        frame=Frame(run.dt, run.standardization(n_obs)),
+        variables=run.variables or [f"x{i}" for i in range(n_obs)], inputs=int(ds.attrs.get("inputs", 0)),
     )
-    return model, attrs
 
 
-def _start_state(path: Path, dim: int) -> np.ndarray:
+def _start_state(run: Run, dim: int) -> np.ndarray:
     """The last state of the run's stored free run (on the attractor), else the origin."""
-    if (path / runstore.TRAJECTORY / "zarr.json").exists():
-        z = runstore.read_group(path, runstore.TRAJECTORY)["z"].values
-        if z.ndim == 2 and z.shape[1] == dim and np.all(np.isfinite(z[-1])):
-            return np.asarray(z[-1], dtype=np.float64)
+    z = run.last_state()
+    if z is not None and z.shape == (dim,) and np.all(np.isfinite(z)):
+        return np.asarray(z, dtype=np.float64)
     return np.zeros(dim)
 
 
@@ -86,14 +68,14 @@ class ModelAnalysis:
     notes: list[str]
 
 
-def analyze_model(path: Path, model: RunModel, settings: Settings) -> ModelAnalysis:
+def analyze_model(run: Run, model: RunModel, settings: Settings) -> ModelAnalysis:
     from dsr.analysis import cycles, lyapunov, symbolic
 
     face = model.face
     notes = []
     if model.inputs:
         notes.append(f"the model has {model.inputs} external inputs; its autonomous map (inputs held at 0) is analysed")
-    orbit = face.trajectory(settings.trajectory_steps, _start_state(path, face.dim), settings.transient)
+    orbit = face.trajectory(settings.trajectory_steps, _start_state(run, face.dim), settings.transient)
     inv = Invariants()
     code, region_points = None, []
     if np.all(np.isfinite(orbit)):

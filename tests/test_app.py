@@ -16,60 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import xarray as xr
 from dash import no_update
 
 from dsr import runstore
 from dsr.errors import DsrError
-
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "data" / "lorenz63.zarr"
-LONG_STEPS = 100_000
-
-
-def _long_trajectory(run: Path) -> xr.Dataset:
-    """A 100 000-step 'free run' (the true Lorenz flow, standardized like the run) with 2-bit region codes."""
-    import dsr.systems as systems
-
-    s = runstore.read_attrs(run)["standardization"]
-    x = systems.get("lorenz63").trajectory(LONG_STEPS, dt=0.01, transient=1_000)
-    x = ((x - np.asarray(s["mean"])) / np.asarray(s["scale"])).astype(np.float32)
-    return xr.Dataset(
-        {"x": (("time", "variable"), x), "z": (("time", "latent"), x), "pattern": (("time", "unit"), (x[:, :2] > 0).astype(np.uint8))},
-        coords={"variable": np.array(["x", "y", "z"], dtype=object)},
-        attrs={"member": 0, "checkpoint": "best", "standardized": True, "transient": 0},
-    )
-
-
-def build_stores(base: Path) -> Path:
-    """ROOT for the app tests (built once under ``base``; later calls reuse it).
-
-    r1: clipped-shPLRNN, not analysed; r2: AL-RNN (M=6, P=2), analysed; long: r1 with a
-    100 000-step trajectory; pending: a run that has not written anything yet; broken.zarr:
-    an unreadable zarr.json; lorenz63.zarr: a data store; link.zarr: a symlink to a store
-    outside ROOT (base/outside.zarr).
-    """
-    root, done = base / "runs", base / "complete"
-    if done.exists():
-        return root
-    import dsr
-    from dsr.run_analysis import Settings, analyze
-    from dsr.training.config import FitConfig
-
-    quick = dict(epochs=2, batches_per_epoch=5, eval_every=1, eval_steps=2000)
-    data = shutil.copytree(DATA, root / "lorenz63.zarr")  # the runs' data lie under ROOT, where the app reads them
-    r1 = dsr.fit(data, FitConfig(**quick), out=root, name="r1")
-    r2 = dsr.fit(data, FitConfig(model="alrnn", latent=6, relus=2, **quick), out=root, name="r2")
-    analyze(r2, settings=Settings(steps=2_000, transient=200, initial_conditions=2, trajectory_steps=5_000))
-    shutil.copytree(r1, root / "long.zarr")
-    runstore.write_group(root / "long.zarr", runstore.TRAJECTORY, _long_trajectory(r1))
-    runstore.create(root / "pending.zarr", {"config": {"model": "plrnn", "epochs": 10}, "variables": ["x", "y", "z"], "dt": 0.01})
-    (root / "broken.zarr").mkdir()
-    (root / "broken.zarr" / "zarr.json").write_text("{half written")
-    shutil.copytree(DATA, base / "outside.zarr")
-    (root / "link.zarr").symlink_to(base / "outside.zarr")
-    done.touch()
-    return root
+from tests.conftest import DATA, LONG_STEPS, build_stores
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from tests.test_app import REPO, build_stores
+from tests.conftest import REPO, build_stores
 
 CHROMIUM = shutil.which("chromium")
 ARTIFACTS = REPO / "test-artifacts"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from tests.test_data import assert_one_line_error
+from tests.conftest import assert_one_line_error
 
 
 def test_help_imports_neither_torch_nor_xarray() -> None:

@@ -13,6 +13,7 @@ import zarr
 from dsr.data import load, to_dataset
 from dsr.errors import DsrError
 from dsr.zarrstore import write_dataset
+from tests.conftest import assert_one_line_error
 
 
 def _series(n_time: int = 200, n_var: int = 3, seed: int = 0) -> np.ndarray:
@@ -27,15 +28,6 @@ def good_store(tmp_path: Path) -> Path:
 def _write(ds: xr.Dataset, path: Path) -> Path:
     ds.to_zarr(path, mode="w", consolidated=False)
     return path
-
-
-def assert_one_line_error(result, *fragments: str, code: int = 2) -> None:
-    assert result.code == code, (result.code, result.out, result.err)
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("dsr: error: "), result.err
-    assert "Traceback" not in result.err
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
 
 
 def test_round_trip_keeps_values_dt_and_names(good_store: Path) -> None:

@@ -13,7 +13,7 @@ import dsr.systems as systems
 from dsr.analysis import embedding
 from dsr.data import to_dataset
 from dsr.zarrstore import write_dataset
-from tests.test_data import assert_one_line_error
+from tests.conftest import assert_one_line_error
 
 
 @pytest.fixture(scope="module")

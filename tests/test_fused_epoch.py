@@ -17,8 +17,7 @@ from dsr.simulate import simulate
 from dsr.training.config import FitConfig
 from dsr.training.fused_epoch import fused_epoch_unsupported
 from dsr.training.trainer import Trainer
-from tests.test_data import assert_one_line_error
-from tests.test_training import TINY, lorenz_store  # noqa: F401  (fixture)
+from tests.conftest import TINY, assert_one_line_error
 
 SMALL = {"batches_per_epoch": 7, "batch_size": 5, "sequence_length": 30, "dtype": "float64", "hidden": 10, "ensemble": 2,
          "agtf_interval": 2}

@@ -12,7 +12,7 @@ import dsr
 from dsr import runstore
 from dsr.training.config import FitConfig
 from dsr.training.windows import WindowSampler
-from tests.test_training import TINY, _interrupt_after, _params, lorenz_store  # noqa: F401  (fixture)
+from tests.conftest import TINY, interrupt_after, read_params
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -34,7 +34,7 @@ def _fit(store: Path, out: Path, name: str, **options) -> tuple[Path, list[str]]
 
 
 def _assert_same_params(a: Path, b: Path, rtol: float, atol: float) -> None:
-    pa, pb = _params(a), _params(b)
+    pa, pb = read_params(a), read_params(b)
     for name in pa.data_vars:
         np.testing.assert_allclose(pa[name].values, pb[name].values, rtol=rtol, atol=atol, err_msg=name)
 
@@ -74,7 +74,7 @@ def test_resumed_gpu_fit_equals_uninterrupted(lorenz_store: Path, tmp_path: Path
     config = FitConfig(**(TINY | {"epochs": 4, "noise": 0.05, "device": "cuda", "kernel": kernel}))
     full = dsr.fit(lorenz_store, config, out=tmp_path, name="full")
     with pytest.raises(KeyboardInterrupt):
-        dsr.fit(lorenz_store, config, out=tmp_path, name="cut", progress=_interrupt_after(2))
+        dsr.fit(lorenz_store, config, out=tmp_path, name="cut", progress=interrupt_after(2))
     cut = tmp_path / "cut.zarr"
     dsr.resume(cut)
     assert runstore.read_attrs(cut)["status"] == "finished"

@@ -23,8 +23,7 @@ from dsr.training.paths import resolve_kernel
 from dsr.training.loss import member_losses
 from dsr.training.state import optimizer_from_dataset, optimizer_to_dataset
 from dsr.training.step import make_optimizer, optimizer_state_for
-from tests.test_data import assert_one_line_error
-from tests.test_training import TINY, lorenz_store  # noqa: F401  (fixture)
+from tests.conftest import TINY, assert_one_line_error
 
 E, S, STEPS, N, M, K = 2, 3, 7, 2, 4, 2
 KINDS = {  # name -> make_model options

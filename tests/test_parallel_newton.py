@@ -22,7 +22,7 @@ from dsr.simulate import simulate
 from dsr.training.config import FitConfig, ModelKind
 from dsr.training.loss import member_losses
 from dsr.zarrstore import write_dataset
-from tests.test_data import assert_one_line_error
+from tests.conftest import assert_one_line_error
 
 F64 = torch.float64
 KINDS = get_args(ModelKind)

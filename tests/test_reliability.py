@@ -29,7 +29,7 @@ import dsr
 from dsr import runstore
 from dsr.simulate import simulate
 from dsr.zarrstore import write_dataset
-from tests.test_data import assert_one_line_error
+from tests.conftest import assert_one_line_error
 
 TINY_TOML = (
     "epochs = 2\nbatches_per_epoch = 2\nbatch_size = 4\nsequence_length = 20\neval_every = 1\neval_steps = 300\ncheckpoint_seconds = 0\n"

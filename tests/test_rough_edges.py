@@ -12,7 +12,7 @@ import torch
 from dsr.data import TimeSeries
 from dsr.models import make_model
 from dsr.simulate import simulate
-from tests.test_data import assert_one_line_error
+from tests.conftest import assert_one_line_error
 
 
 def _lorenz_series(steps: int = 600) -> TimeSeries:

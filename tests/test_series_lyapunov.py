@@ -12,7 +12,7 @@ import dsr.systems as systems
 from dsr.analysis import embedding, series_lyapunov
 from dsr.data import to_dataset
 from dsr.zarrstore import write_dataset
-from tests.test_data import assert_one_line_error
+from tests.conftest import assert_one_line_error
 
 LORENZ_LAMBDA = systems.get("lorenz63").invariants["max_lyapunov_exponent"]  # 0.9056 (Sprott)
 HENON_LAMBDA = systems.get("henon").invariants["max_lyapunov_exponent"]  # 0.41922 (Sprott)

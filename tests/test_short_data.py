@@ -16,8 +16,7 @@ from dsr.fitting import MIN_TEST_POINTS, prepare_data
 from dsr.simulate import simulate
 from dsr.training.config import FitConfig
 from dsr.zarrstore import write_dataset
-from tests.test_data import assert_one_line_error
-from tests.test_training import TINY
+from tests.conftest import TINY, assert_one_line_error
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from dsr.sweep.executor import Executor, FitTask, run_fit
 from dsr.sweep.runner import run_sweep, tasks_of
 from dsr.sweep.spec import read_spec
 from dsr.zarrstore import write_dataset
-from tests.test_data import assert_one_line_error
+from tests.conftest import assert_one_line_error
 
 FIT = """
 [fit]

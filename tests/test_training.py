@@ -19,27 +19,12 @@ from dsr.training import trainer as trainer_module
 from dsr.training.config import FitConfig
 from dsr.training.forcing import alpha_estimate, predictability_tau
 from dsr.training.loss import forced_rollout
-from dsr.zarrstore import write_dataset
-from tests.test_data import assert_one_line_error
+from tests.conftest import TINY, assert_one_line_error, interrupt_after, read_params
 
-TINY = dict(
-    epochs=3, batches_per_epoch=3, batch_size=4, sequence_length=20, eval_every=1, eval_steps=400, dtype="float64", hidden=8,
-    ensemble=1, checkpoint_seconds=0.0,
-)
-
-
-@pytest.fixture(scope="module")
-def lorenz_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("data") / "lorenz.zarr"
-    return write_dataset(simulate("lorenz63", 2500, noise=0.05, seed=0), path)
 
 
 def _fit(store: Path, out: Path, name: str, **options) -> Path:
     return dsr.fit(store, FitConfig(**(TINY | options)), out=out, name=name)
-
-
-def _params(path: Path, checkpoint: str = "last") -> xr.Dataset:
-    return runstore.read_group(path, f"params/{checkpoint}")
 
 
 # --- maths ------------------------------------------------------------------------------------------
@@ -98,7 +83,7 @@ def test_fit_writes_a_complete_run_store(lorenz_store: Path, tmp_path: Path, run
     assert runstore.list_groups(path, "params") == ["best", "last"]
     history = runstore.read_group(path, "history")
     assert history.sizes == {"epoch": 3, "member": 2} and history["evaluated"].values.all()
-    best_epochs = _params(path, "best").attrs["epoch"]
+    best_epochs = read_params(path, "best").attrs["epoch"]
     d_stsp = history["d_stsp"].values
     for e in range(2):  # each member's best checkpoint is its epoch of lowest D_stsp
         assert best_epochs[e] == int(np.argmin(d_stsp[:, e])) + 1
@@ -126,36 +111,28 @@ def test_evaluate_command_stores_and_prints(lorenz_store: Path, tmp_path: Path, 
 
 def test_same_seed_same_run(lorenz_store: Path, tmp_path: Path) -> None:
     a, b = (_fit(lorenz_store, tmp_path, name) for name in ("a", "b"))
-    xr.testing.assert_identical(_params(a), _params(b))
+    xr.testing.assert_identical(read_params(a), read_params(b))
 
 
 def test_ensemble_equals_separate_fits(lorenz_store: Path, tmp_path: Path) -> None:
-    ensemble = _params(_fit(lorenz_store, tmp_path, "ens", seed=5, ensemble=2))
+    ensemble = read_params(_fit(lorenz_store, tmp_path, "ens", seed=5, ensemble=2))
     for e, seed in enumerate((5, 6)):
-        single = _params(_fit(lorenz_store, tmp_path, f"s{seed}", seed=seed))
+        single = read_params(_fit(lorenz_store, tmp_path, f"s{seed}", seed=seed))
         for name in single.data_vars:
             np.testing.assert_allclose(ensemble[name].values[e], single[name].values[0], rtol=1e-9, atol=1e-12)
-
-
-def _interrupt_after(epochs: int):
-    def progress(info: dict) -> None:
-        if info["epoch"] == epochs:
-            raise KeyboardInterrupt
-
-    return progress
 
 
 def test_resumed_fit_equals_uninterrupted(lorenz_store: Path, tmp_path: Path) -> None:
     config = FitConfig(**(TINY | {"epochs": 4, "forcing": "agtf", "noise": 0.05}))
     full = dsr.fit(lorenz_store, config, out=tmp_path, name="full")
     with pytest.raises(KeyboardInterrupt):
-        dsr.fit(lorenz_store, config, out=tmp_path, name="cut", progress=_interrupt_after(2))
+        dsr.fit(lorenz_store, config, out=tmp_path, name="cut", progress=interrupt_after(2))
     cut = tmp_path / "cut.zarr"
     assert runstore.read_attrs(cut)["status"] == "interrupted"
-    assert _params(cut).attrs["epoch"] == 2
+    assert read_params(cut).attrs["epoch"] == 2
     dsr.resume(cut)
     assert runstore.read_attrs(cut)["status"] == "finished"
-    xr.testing.assert_identical(_params(full).drop_attrs(), _params(cut).drop_attrs())
+    xr.testing.assert_identical(read_params(full).drop_attrs(), read_params(cut).drop_attrs())
     full_history, cut_history = (runstore.read_group(p, "history") for p in (full, cut))
     np.testing.assert_array_equal(full_history["loss"].values, cut_history["loss"].values)
 
@@ -176,7 +153,7 @@ def test_ctrl_c_saves_marks_interrupted_and_exits_130(lorenz_store: Path, tmp_pa
     assert result.code == 130 and "--resume" in result.err
     path = tmp_path / "c.zarr"
     assert runstore.read_attrs(path)["status"] == "interrupted"
-    assert _params(path).attrs["epoch"] == 2  # the last completed epoch was saved
+    assert read_params(path).attrs["epoch"] == 2  # the last completed epoch was saved
     monkeypatch.undo()
     assert run_cli("fit", lorenz_store, "--resume", path, "--quiet").code == 0
     assert runstore.read_attrs(path)["status"] == "finished"

@@ -28,7 +28,8 @@ for the vectors (x_t, ..., x_{t−(m−1)τ}) extended by the next value forward
 going back separates true neighbours at the rate of the most negative exponent), R_m the
 neighbours' distance in m delays, R_A the series' standard deviation (root of the summed
 channel variances), R_tol = 15 and A_tol = 2 as in the paper. The dimension is the smallest m
-whose fraction of false neighbours is at most ``threshold`` (default 1 %). With k channels the m-th delay of
+whose fraction of false neighbours is at most ``threshold`` (default 2 %: on Lorenz-63 x, 2 %
+observation noise leaves 1.4 % with 3 delays, 5 % noise 1.9 % with 4). With k channels the m-th delay of
 every channel is added at once.
 
 PECUZAL (Kraemer et al., New J. Phys. 23, 033017 (2021)) was considered: its package
@@ -207,7 +208,7 @@ class DimensionChoice:
     found: bool
 
 
-def choose_dimension(x: ArrayLike, lag: int, max_dim: int = 10, threshold: float = 0.01, theiler: int | None = None) -> DimensionChoice:
+def choose_dimension(x: ArrayLike, lag: int, max_dim: int = 10, threshold: float = 0.02, theiler: int | None = None) -> DimensionChoice:
     """The smallest number of delays whose false-neighbour fraction is at most ``threshold``.
 
     Clean Lorenz-63 x (dt 0.01, lag 18, 20 000 steps): 99 % with 1 delay, 6 % with 2, 0.08 % with 3.

@@ -3,7 +3,7 @@
 For each order k = 1..K, `find_cycles` solves the cycle equation (see `scyfi`) either for every
 region sequence (exhaustive, exact: used while the number of sequences, about n^k / k for n
 candidate regions, stays within ``max_sequences``) or by the SCYFI heuristic beyond that
-(Eisenmann et al., NeurIPS 2023; reference note models_training_metrics.md §5). Only real
+(Eisenmann et al., NeurIPS 2023, and its code DurstewitzLab/SCYFI). Only real
 cycles (the orbit visits exactly the assumed regions) are cycles of the model; `region_fixed_points`
 gives the fixed point of each region's affine map with its real/virtual label.
 
@@ -128,7 +128,7 @@ def realizable_patterns(model: PWLModel, limit: int = 1 << 14) -> np.ndarray:
 
 
 def scyfi_limits(k: int) -> tuple[int, int]:
-    """SCYFI's default (outer, inner) loop limits for order k (reference note §5.2)."""
+    """SCYFI's default (outer, inner) loop limits for order k (DurstewitzLab/SCYFI ``src/scyfi_algo/scyfi_algo.jl``)."""
     outer = 10 if k < 8 else 40 if k < 30 else 100
     inner = 20 if k < 3 else 60 if k < 6 else 300 if k < 8 else 1080 if k < 20 else 1115
     return outer, inner

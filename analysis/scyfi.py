@@ -1,6 +1,6 @@
 """Numba kernels that find k-cycles of a piecewise-linear model (normal form of `pwl`).
 
-Cycle equation (reference note models_training_metrics.md §5.1; Eisenmann, Monfared, Göring &
+Cycle equation (SCYFI ``src/utilities/helpers.jl``; Eisenmann, Monfared, Göring &
 Durstewitz, "Bifurcations and loss jumps in RNN training", NeurIPS 2023): if the orbit
 z_1 → ... → z_k → z_1 visits the regions π_1, ..., π_k with affine maps z ↦ M_i z + c_i, then
 

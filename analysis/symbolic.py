@@ -1,8 +1,8 @@
 """Symbolic codes of piecewise-linear models: the sequence of linear regions an orbit visits.
 
 The symbol of a state is its region pattern (AL-RNN: the P ReLU bits; shPLRNN: the hidden
-pattern; see `pwl`). Following ALRNN-DSR (Brenner et al., NeurIPS 2024; reference note
-models_training_metrics.md §4.4): regions are relabelled 0, 1, ... by visit frequency (most
+pattern; see `pwl`). Following ALRNN-DSR (Brenner et al., NeurIPS 2024; its
+``evaluate.jl`` and ``alrnn_python/linear_region_functions.py``): regions are relabelled 0, 1, ... by visit frequency (most
 visited first); the sequence is compressed to episodes (maximal runs in one region); transitions
 are counted between successive distinct regions, and P(j | i) is the fraction of episodes in i
 that are followed by one in j. The dwell time of a region is the mean length of its episodes.

@@ -1,6 +1,7 @@
 """Reconstruction quality of `dsr fit` defaults on the reference datasets of the DSR literature.
 
-Protocol (the fit issue's): train on the training part, keep each member's best checkpoint
+Protocol (after GTF-shPLRNN's ``evaluate_run``, Hess et al., ICML 2023, with the best checkpoint of
+ALRNN-DSR's ``evaluate.jl``, Brenner et al., NeurIPS 2024): train on the training part, keep each member's best checkpoint
 (lowest held-out D_stsp during training), then free-run it from the first test point for as
 long as the test set after a discarded transient (a quarter of its length) and compare with
 the whole test set: D_stsp (30 bins per dimension, Laplace 1e-5), D_H (σ = 20), PE(20).
@@ -9,7 +10,8 @@ own seeds; the table gives median and quartiles over the fits. Fits run `--jobs`
 Next to each result: the data-against-data floor at the same length (training data against
 test data), which a perfect model could reach.
 
-Data: ../shared/data/reference/*.npy (see its README); the script skips a dataset whose file
+Data: the published datasets (GTF-shPLRNN's ``ICML2023_datasets/Lorenz63``, ALRNN-DSR's ``example_data``) as
+../shared/data/reference/*.npy (see its README; GPL repositories' data, not shipped here); the script skips a dataset whose file
 is missing. With `--reuse`, a finished run store of the same name and configuration in `--out`
 counts as that fit (its wall time from its history), so fits can be added to a benchmark later.
 Usage: python benchmarks/reconstruct.py [--datasets lorenz63,rossler,ecg] [--fits 5] [--jobs 2]
@@ -45,7 +47,7 @@ MODELS = {
     "default": {},
     "alrnn": {"model": "alrnn", "latent": 20, "relus": 2},
 }
-TARGETS = {  # (D_stsp, D_H) medians the fit issue asks for
+TARGETS = {  # (D_stsp, D_H) medians the project aims for (README, Reconstruction quality)
     ("lorenz63", "default"): (0.20, 0.08),
     ("lorenz63", "alrnn"): (0.30, 0.10),
     ("rossler", "default"): (0.30, 0.10),

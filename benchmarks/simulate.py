@@ -3,7 +3,7 @@
 Compares the Numba kernel with a plain numpy per-step RK4 loop and with
 scipy's adaptive solvers, and measures the Numba compile time in fresh
 processes (empty cache vs warm cache). Run:  python benchmarks/simulate.py
-Target of the issue: Numba >= 20x faster than the numpy loop.
+Target: Numba >= 20x faster than the numpy loop.
 """
 
 from __future__ import annotations

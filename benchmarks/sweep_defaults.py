@@ -1,8 +1,8 @@
 """Choose `dsr fit` defaults by measurement: many configurations on the reference Lorenz-63 pair, in parallel.
 
 Each configuration is fitted in its own process (one thread each, several seeds as ensemble
-members) on `lorenz63_noisy_train.npy` and evaluated on `lorenz63_test.npy` with the fit
-issue's protocol (best checkpoint, free run as long as the test set after a transient). Runs
+members) on `lorenz63_noisy_train.npy` and evaluated on `lorenz63_test.npy` with the protocol
+of benchmarks/reconstruct.py (best checkpoint, free run as long as the test set after a transient). Runs
 still going when the wall-clock budget ends are stopped; their rows show the best held-out
 D_stsp of their history (on `eval_steps` steps, not the full protocol) and are marked partial.
 
@@ -29,7 +29,7 @@ ALRNN = {"model": "alrnn", "latent": 20, "relus": 2}
 LAB_STF = {"forcing": "stf", "tau": 16, "noise": 0.05, "epochs": 2000, "lr_end": 1e-5}
 """The lab's AL-RNN recipe for Lorenz-63 (ALRNN-DSR settings/lorenz63.json): STF τ = 16, noise 0.05, 2 000 epochs, lr → 1e-5."""
 CONFIGS: dict[str, dict] = {
-    # round 1 (300 epochs, see the fit issue's note for the table)
+    # round 1 (300 epochs; the table is in docs/experiments.md)
     "cshp50-agtf.999": {},
     "cshp50-agtf.99": {"agtf_decay": 0.99},
     "cshp50-gtf0.1": {"forcing": "gtf", "alpha": 0.1},

@@ -2,11 +2,11 @@
 
 Each point is one default fit (ensemble of 4, aGTF, ...) on the reference Lorenz-63 pair with a
 budget of `epochs` (the learning-rate schedule spans the budget), alone on the machine with all
-its cores, evaluated with the fit issue's protocol (best member; free run as long as the test set
+its cores, evaluated with benchmarks/reconstruct.py's protocol (best member; free run as long as the test set
 after a quarter-length transient, against the whole test set). The fused Numba kernel
 (`--kernel fused`, what `dsr fit` picks on CPU) and the autograd reference (`--kernel autograd`, the
 same maths in eager PyTorch) run the same schedules, so at equal wall time the table shows what
-each path delivers. Targets (the speed issue): D_stsp ≤ 0.20 and D_H ≤ 0.08 in under 5 minutes.
+each path delivers. Targets: D_stsp ≤ 0.20 and D_H ≤ 0.08 in under 5 minutes.
 
 Usage: python benchmarks/time_to_quality.py [--fused 100,200,400,800,1200] [--eager 10,40,80]
        [--seed 0] [--plot docs/time-to-quality.png]

@@ -1,6 +1,6 @@
 """Reconstruction quality of a model ensemble on held-out data.
 
-Protocol (GTF repository ``evaluate_run``; the issue's reference protocol): from the first
+Protocol (``evaluate_run`` of GTF-shPLRNN, the code of Hess et al., ICML 2023): from the first
 point of each test trial, run the model freely for ``n + n // 4`` steps, discard the first
 ``n // 4`` as transient, and compare the remaining n = min(trial length, ``max_steps``)
 steps with the first n test points: D_stsp and D_H (:mod:`dsr.analysis.metrics`) on all
@@ -105,7 +105,7 @@ def evaluate(
 
     The free run starts from each trial's first point, drops a transient of a quarter of the
     compared length n = min(trial length, ``max_steps``) and is compared with the trial's first n
-    points (the fit issue's protocol). With ``full_transient`` the transient is a quarter of the
+    points (the protocol of the module doc). With ``full_transient`` the transient is a quarter of the
     whole trial, as in the protocol's final evaluation, even when fewer steps are compared: the
     monitoring during training, so that a model whose chaos is only transient (it settles onto a
     cycle after a few hundred time units, seen in default fits) does not look good there.

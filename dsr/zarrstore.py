@@ -1,6 +1,6 @@
 """Reading and atomically writing Zarr stores through xarray.
 
-One policy for every store the project writes (see ``../shared/reference/ecosystem.md`` §1):
+One policy for every store the project writes (Zarr specification v3, zarr-specs.readthedocs.io):
 Zarr format 3, unconsolidated metadata (consolidated v3 metadata is a zarr-python
 extension and goes stale when groups are added later), spec codecs from ``zarr.codecs``.
 Writes go to a temporary sibling that is renamed into place, so a crash never leaves a

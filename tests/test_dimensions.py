@@ -1,9 +1,9 @@
 """Kaplan–Yorke and correlation dimensions (`dsr.analysis.dimensions`).
 
-Reference values: /work/shared/reference/analysis_references.md §7 (D_KY Lorenz 2.0621 from
+Reference values: (D_KY Lorenz 2.0621 from
 Sprott's spectrum; D2 Lorenz 2.05 ± 0.01, Hénon 1.21 ± 0.01 by Grassberger & Procaccia 1983, with
 the estimator-dependent windows [2.0, 2.1] and [1.15, 1.30] of FractalDimensions.jl's tests) and
-the FractalDimensions.jl Kaplan–Yorke conventions (§1.6).
+the FractalDimensions.jl Kaplan–Yorke conventions (Datseris et al., Chaos 33, 2023).
 """
 
 from __future__ import annotations

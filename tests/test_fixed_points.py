@@ -1,11 +1,11 @@
 """Fixed points and cycles: SCYFI and exhaustive search on PWL models, Newton on smooth systems.
 
 Fixtures: the SCYFI test suite (DurstewitzLab/SCYFI test/convPLRNN_tests.jl and
-test/shPLRNN_tests.jl; reference note models_training_metrics.md §5.3): a 2-D PLRNN with a single
+test/shPLRNN_tests.jl; Eisenmann et al., NeurIPS 2023): a 2-D PLRNN with a single
 fixed point ≈ (0.3649, −22.261), the variant a1 = 0.8377689 with exactly two 16-cycles (max
 |eigenvalue| 0.519 and 1.610) and no cycles of orders 2–15, and an shPLRNN (M = 2, L = 10) with
-exactly one fixed point ≈ (−0.03, 0.40). Smooth systems: analysis_references.md §7 (Lorenz and
-Hénon equilibria and their eigenvalues).
+exactly one fixed point ≈ (−0.03, 0.40). Smooth systems: the Lorenz and
+Hénon equilibria and their eigenvalues in closed form.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Lyapunov spectra (`dsr.analysis.lyapunov`) against published values and exact identities.
 
-Reference values: /work/shared/reference/analysis_references.md §7 (Sprott's Lorenz and Rössler
+Reference values: Sprott (Chaos and Time-Series Analysis, OUP 2003: the Lorenz and Rössler
 spectra, Hénon, logistic r = 4, Lorenz-96 N = 40, F = 8) and the trace identities Σλ = −(σ+1+β)
 (Lorenz), Σλ = ln b (Hénon), Σλ = −N (Lorenz-96).
 """

@@ -1,7 +1,7 @@
 """Tests of dsr.analysis.metrics: D_stsp (binned and GMM), D_H and PE(n).
 
-Expected values come from the reference note (shared/reference/models_training_metrics.md, §3.6)
-and from the values this implementation gives on a Lorenz-63 run generated here.
+Expected values come from a separate Python port of GTF-shPLRNN's Julia measures (Hess et al., ICML 2023)
+on the published Lorenz-63 data, and from the values this implementation gives on a Lorenz-63 run generated here.
 """
 
 from __future__ import annotations

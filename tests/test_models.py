@@ -47,7 +47,7 @@ def mv(matrix: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 
 def reference_step(model: LatentModel, z: torch.Tensor, s: torch.Tensor | None = None) -> torch.Tensor:
-    """The published equations (reference note §1), written out independently of the package."""
+    """The published equations (Hess et al. ICML 2023; Brenner et al. NeurIPS 2024 and ICML 2022; Durstewitz 2017), written out independently of the package."""
     p = {name: value.detach() for name, value in model.parameter_tensors().items()}
     config = model.config
     a = p["A"][:, None, :]

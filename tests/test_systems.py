@@ -1,7 +1,7 @@
 """Tests of the benchmark systems library `dsr.systems`.
 
-Reference values: /work/shared/reference/analysis_references.md §7 (Sprott; Grassberger &
-Procaccia; exact trace identities and fixed points).
+Reference values: Sprott ("Lyapunov exponent and dimension of the Lorenz attractor"; Chaos and
+Time-Series Analysis, OUP 2003), Grassberger & Procaccia (Physica D 9, 1983), exact trace identities and fixed points.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import xarray as xr
 from dsr import __version__
 from dsr.data import to_dataset
 from dsr.errors import DsrError
+from dsr.standardization import Standardization
 
 
 def parse_params(pairs: list[str] | None) -> dict[str, float]:
@@ -93,8 +94,7 @@ def simulate(
         "standardized": standardize,
     }
     if standardize:
-        flat = values.reshape(-1, sys_.dim)
-        mean, scale = flat.mean(axis=0), flat.std(axis=0)
-        values = (values - mean) / scale
-        attrs |= {"standardization_mean": mean.tolist(), "standardization_scale": scale.tolist()}
+        standardization = Standardization.of(values)
+        values = standardization.apply(values)
+        attrs |= {"standardization_mean": standardization.mean.tolist(), "standardization_scale": standardization.scale.tolist()}
     return to_dataset(values, dt_used, variables=sys_.variables, attrs=attrs)

@@ -17,6 +17,7 @@ from dsr.run_analysis.settings import Settings
 from dsr.errors import DsrError
 from dsr.jsonable import dumps, plain
 from dsr.run import Run
+from dsr.standardization import Standardization
 
 
 def analyze(
@@ -107,9 +108,7 @@ def _analyze_data(path: Path, var: str | None, settings: Settings) -> dict[str, 
     from dsr.data import load
 
     series = load(path, var=var)
-    flat = series.values.reshape(-1, series.n_variables)
-    states = (series.values - flat.mean(axis=0)) / flat.std(axis=0)
-    inv = data_invariants(states, series.dt, path.name, settings)
+    inv = data_invariants(Standardization.of(series.values).apply(series.values), series.dt, path.name, settings)
     return plain({"target": str(path), "kind": "data", "settings": asdict(settings), "data": inv.report()})
 
 

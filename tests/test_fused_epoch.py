@@ -91,7 +91,7 @@ def test_a_plrnn_with_a_nonzero_diagonal_keeps_the_per_batch_loop(series) -> Non
     assert "nonzero diagonal" in fused_epoch_unsupported(model, config, "fused")
 
 
-def test_a_compiled_epoch_that_diverges_rolls_back_and_fails_clearly(lorenz_store: Path, tmp_path: Path, run_cli) -> None:  # noqa: F811
+def test_a_compiled_epoch_that_diverges_rolls_back_and_fails_clearly(lorenz_store: Path, tmp_path: Path, run_cli) -> None:
     # RAdam's first steps are not rectified (plain lr · m̂): at lr = 1e12 every member's parameters explode.
     options = TINY | {"lr_start": 1e12, "lr_end": 1e12, "ensemble": 2}
     result = run_cli("fit", lorenz_store, "--out", tmp_path, "--name", "boom", "--quiet",
@@ -100,7 +100,7 @@ def test_a_compiled_epoch_that_diverges_rolls_back_and_fails_clearly(lorenz_stor
     assert runstore.read_attrs(tmp_path / "boom.zarr")["status"] == "failed"
 
 
-def test_a_resumed_compiled_fit_equals_an_uninterrupted_one(lorenz_store: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_a_resumed_compiled_fit_equals_an_uninterrupted_one(lorenz_store: Path, tmp_path: Path) -> None:
     config = FitConfig(**(TINY | {"epochs": 4, "eval_every": 2, "ensemble": 2, "noise": 0.05}))
     whole = dsr.fit(lorenz_store, config, out=tmp_path, name="whole")
 

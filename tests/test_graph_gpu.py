@@ -41,7 +41,7 @@ def _assert_same_params(a: Path, b: Path, rtol: float, atol: float) -> None:
 
 @pytest.mark.parametrize("kernel", ["fused", "graph"])
 @pytest.mark.parametrize("case", CASES)
-def test_gpu_fit_equals_the_autograd_fit_on_the_cpu(lorenz_store: Path, tmp_path: Path, case: str, kernel: str) -> None:  # noqa: F811
+def test_gpu_fit_equals_the_autograd_fit_on_the_cpu(lorenz_store: Path, tmp_path: Path, case: str, kernel: str) -> None:
     options = CASES[case]
     gpu, kernels = _fit(lorenz_store, tmp_path, "gpu", device="cuda", kernel=kernel, **options)
     assert set(kernels) == {kernel} and runstore.read_attrs(gpu)["kernel"] == kernel
@@ -49,7 +49,7 @@ def test_gpu_fit_equals_the_autograd_fit_on_the_cpu(lorenz_store: Path, tmp_path
     _assert_same_params(gpu, cpu, rtol=1e-7, atol=1e-9)
 
 
-def test_auto_takes_a_fast_path_and_the_graph_equals_eager_autograd_on_the_gpu(lorenz_store: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_auto_takes_a_fast_path_and_the_graph_equals_eager_autograd_on_the_gpu(lorenz_store: Path, tmp_path: Path) -> None:
     _, kernels = _fit(lorenz_store, tmp_path, "auto", device="cuda")
     assert set(kernels) <= {"graph", "fused"}
     _, kernels = _fit(lorenz_store, tmp_path, "affine", device="cuda", observation="affine", latent=4)
@@ -62,7 +62,7 @@ def test_auto_takes_a_fast_path_and_the_graph_equals_eager_autograd_on_the_gpu(l
 
 
 @pytest.mark.parametrize("kernel", ["fused", "graph"])
-def test_float32_gpu_fit_equals_the_cpu_fit_to_float32_tolerance(lorenz_store: Path, tmp_path: Path, kernel: str) -> None:  # noqa: F811
+def test_float32_gpu_fit_equals_the_cpu_fit_to_float32_tolerance(lorenz_store: Path, tmp_path: Path, kernel: str) -> None:
     options = {"dtype": "float32", "noise": 0.05}
     gpu, _ = _fit(lorenz_store, tmp_path, "gpu", device="cuda", kernel=kernel, **options)
     cpu, _ = _fit(lorenz_store, tmp_path, "cpu", device="cpu", kernel="autograd", **options)
@@ -70,7 +70,7 @@ def test_float32_gpu_fit_equals_the_cpu_fit_to_float32_tolerance(lorenz_store: P
 
 
 @pytest.mark.parametrize("kernel", ["fused", "graph"])
-def test_resumed_gpu_fit_equals_uninterrupted(lorenz_store: Path, tmp_path: Path, kernel: str) -> None:  # noqa: F811
+def test_resumed_gpu_fit_equals_uninterrupted(lorenz_store: Path, tmp_path: Path, kernel: str) -> None:
     config = FitConfig(**(TINY | {"epochs": 4, "noise": 0.05, "device": "cuda", "kernel": kernel}))
     full = dsr.fit(lorenz_store, config, out=tmp_path, name="full")
     with pytest.raises(KeyboardInterrupt):
@@ -82,7 +82,7 @@ def test_resumed_gpu_fit_equals_uninterrupted(lorenz_store: Path, tmp_path: Path
 
 
 @pytest.mark.parametrize("kernel", ["fused", "graph"])
-def test_gpu_fit_rolls_back_a_divergence(lorenz_store: Path, tmp_path: Path, monkeypatch, kernel: str) -> None:  # noqa: F811
+def test_gpu_fit_rolls_back_a_divergence(lorenz_store: Path, tmp_path: Path, monkeypatch, kernel: str) -> None:
     original = WindowSampler.sample
     calls = {"n": 0}
 

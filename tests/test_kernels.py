@@ -259,7 +259,7 @@ def test_the_graph_path_needs_a_gpu() -> None:
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error where no GPU is present")
-def test_graph_kernel_without_a_gpu_is_a_one_line_error(lorenz_store: Path, tmp_path: Path, run_cli) -> None:  # noqa: F811
+def test_graph_kernel_without_a_gpu_is_a_one_line_error(lorenz_store: Path, tmp_path: Path, run_cli) -> None:
     result = run_cli("fit", lorenz_store, "--kernel", "graph", "--out", tmp_path, "--name", "g", "--quiet")
     assert_one_line_error(result, "--kernel graph is not available: CUDA graphs need a GPU")
     assert not (tmp_path / "g.zarr").exists()
@@ -284,7 +284,7 @@ def test_an_optimizer_state_saved_on_the_graph_path_loads_on_the_cpu() -> None:
         assert torch.isfinite(state).all() and state.abs().sum() > 0
 
 
-def test_fused_fit_equals_autograd_fit(lorenz_store: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_fused_fit_equals_autograd_fit(lorenz_store: Path, tmp_path: Path) -> None:
     params, seen = {}, []
     for kernel in ("fused", "autograd"):
         config = FitConfig(**(TINY | {"kernel": kernel, "noise": 0.05, "ensemble": 2}))

@@ -12,6 +12,7 @@ from dsr.simulate import simulate
 from dsr.training.loss import member_losses
 from dsr.zoo import ZOO, from_dataset, make_zoo_model
 from dsr.zoo.esn import ridge
+from dsr.zoo.lyapunov import lyapunov_spectrum
 
 F64 = torch.float64
 # Small sizes keep the tests fast; the equations do not depend on them.
@@ -192,3 +193,15 @@ def test_unknown_family_and_foreign_option_are_one_line_errors() -> None:
         make_zoo_model("gru", 3, hidden=2.5)
     with pytest.raises(ValueError, match="takes no external inputs"):
         make_zoo_model("rnn", 3).step(torch.zeros(1, 3 + 32), torch.zeros(1, 1))
+
+
+def test_lyapunov_spectrum_of_sindy_lorenz() -> None:
+    """SINDy's Lorenz-63 from clean data: the exponents sum to the divergence −(σ + 1 + β) = −13.67 (constant
+    for Lorenz, so a short run gives it), the third near it (λ1 ≈ 0.9, λ2 = 0 need long runs)."""
+    dt = 0.002
+    data = torch.as_tensor(lorenz(5000, dt=dt, standardize=False), dtype=F64)[None]
+    model = make_zoo_model("sindy", 3, ensemble=1, seeds=0, dtype=F64, dt=dt)
+    model.fit_closed_form(data)
+    exponents = lyapunov_spectrum(model, data[:, -1], steps=600, transient=0, n_exponents=3, dt=dt)[0]
+    assert exponents.sum() == pytest.approx(-(10 + 1 + 8 / 3), rel=0.02)
+    assert exponents[2] < -10 < exponents[1]

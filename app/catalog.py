@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 from dsr import runstore
 from dsr.errors import DsrError
+from dsr.sweep.store import STORE_KIND as SWEEP_KIND
 from dsr.zarrstore import is_zarr_store
 
 MAX_DEPTH = 4
@@ -32,7 +33,7 @@ class StoreEntry:
 
     name: str
     path: Path
-    kind: str  # "run", "data" or "unreadable"
+    kind: str  # "run", "sweep" (a sweep's table), "data" or "unreadable"
     error: str = ""
 
 
@@ -76,7 +77,8 @@ def _kind(path: Path) -> tuple[str, str]:
         attrs = runstore.read_attrs(path) if (path / "zarr.json").exists() else {}
     except (OSError, ValueError) as err:  # ValueError: DsrError and json's decode error
         return "unreadable", f"zarr.json cannot be read ({err})"
-    return ("run" if attrs.get("dsr_store") == runstore.STORE_KIND else "data"), ""
+    kind = attrs.get("dsr_store")
+    return ("run" if kind == runstore.STORE_KIND else "sweep" if kind == SWEEP_KIND else "data"), ""
 
 
 def scan(root: Path) -> list[StoreEntry]:

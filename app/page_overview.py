@@ -79,9 +79,17 @@ def data_table(entries: list[catalog.StoreEntry]) -> html.Table | html.Div:
     )
 
 
+def sweep_table(entries: list[catalog.StoreEntry]) -> html.Table | html.Div:
+    """Links to the sweeps under ROOT (their tables)."""
+    if not entries:
+        return note("no sweeps here: `dsr sweep SPEC.toml -o ROOT/NAME` writes one")
+    rows = [html.Tr(html.Td(dcc.Link(e.name.removesuffix("/sweep.zarr"), href="/sweep/" + quote(e.name)))) for e in entries]
+    return html.Table([html.Thead(html.Tr([html.Th("sweep")])), html.Tbody(rows)], className="runs", id="sweeps-table")
+
+
 def layout(root: Path) -> html.Div:
     entries = catalog.scan(root)
-    runs = [e for e in entries if e.kind != "data"]
+    runs = [e for e in entries if e.kind not in ("data", "sweep")]
     sort = {"column": "created", "descending": True}
     return html.Div(
         [
@@ -96,6 +104,7 @@ def layout(root: Path) -> html.Div:
                 ),
                 html.Div(runs_table([summarize(e) for e in runs], sort, "", set()), id="runs-container"),
             ),
+            card("Sweeps", sweep_table([e for e in entries if e.kind == "sweep"])),
             card("Data stores", data_table([e for e in entries if e.kind == "data"])),
             dcc.Store(id="runs-sort", data=sort),
             dcc.Store(id="runs-selected", data=[]),
@@ -107,7 +116,7 @@ def layout(root: Path) -> html.Div:
 
 def refresh(root: Path, trigger: str | None, query: str, sort: dict, selected: list[str], signature: list) -> tuple:
     """(table, signature): redrawn on a filter or sort change, or when a store changed; else no_update."""
-    runs = [e for e in catalog.scan(root) if e.kind != "data"]
+    runs = [e for e in catalog.scan(root) if e.kind not in ("data", "sweep")]
     new = [list(s) for s in catalog.signature(runs)]
     if trigger == "runs-refresh" and new == signature:
         return no_update, no_update

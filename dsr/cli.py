@@ -101,6 +101,11 @@ def _print_run_summary(summary: dict) -> None:
         console.print(f"  final metrics (best member {attrs.get('best_member')}): {metrics}")
     if attrs.get("error"):
         console.print(f"  error: {attrs['error']}")
+    if search := attrs.get("search"):
+        from dsr.sweep.search import describe
+
+        for line in describe(search):
+            console.print(f"  {line}", highlight=False)
 
 
 @app.command("info")
@@ -290,6 +295,10 @@ def fit_command(
         bool, typer.Option("--force", help="With --resume: accept changed data, another DATA or options that differ from the run's (recorded in the run).")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
+    search: Annotated[
+        bool, typer.Option("--search", help="Choose model family, sizes, forcing and learning rate by short fits judged on held-out training data, then fit the winner.")
+    ] = False,
+    budget: Annotated[float, typer.Option(help="With --search: minutes for the candidate fits.")] = 10.0,
     overwrite: OverwriteOption = False,
     json_: JsonOption = False,
     **options: Any,
@@ -306,6 +315,7 @@ def fit_command(
 
     if resume is not None:
         placed = {"--config": config is not None, "--test": test is not None, "--name": name is not None, "--overwrite": overwrite}
+        placed["--search"] = search
         if given := [flag for flag, present in placed.items() if present]:
             raise DsrError(f"--resume continues a run with its stored configuration, test data and place; drop {', '.join(given)}")
         changes = {k: v for k, v in options.items() if v is not None}
@@ -322,10 +332,17 @@ def fit_command(
         path = run_path(out, name, data, cfg)
         progress = make_progress(f"fit {data.name}", cfg.eval_every, quiet)
         status = None if progress is None else progress.status
-        path = _with_progress(
-            progress, path,
-            lambda: fit(data, cfg, test=test, out=out, name=path.stem, progress=progress, overwrite=overwrite, status=status),
-        )
+        job = lambda: fit(data, cfg, test=test, out=out, name=path.stem, progress=progress, overwrite=overwrite, status=status)  # noqa: E731
+        if search:
+            from dsr.sweep.display import make_sweep_progress
+            from dsr.sweep.search import search as search_fit
+
+            candidates = make_sweep_progress("search", quiet)
+            job = lambda: search_fit(  # noqa: E731
+                data, cfg, budget=budget, test=test, out=out, name=path.stem, progress=progress, sweep_progress=candidates,
+                status=status, overwrite=overwrite,
+            )
+        path = _with_progress(progress, path, job)
     _report_run(path, json_)
 
 

@@ -253,3 +253,57 @@ def test_a_different_spec_in_the_same_folder_is_refused(tmp_path: Path, data: Pa
 def test_no_scheduler_there_is_a_one_line_error(tmp_path: Path, data: Path, run_cli) -> None:
     result = run_cli("sweep", _spec(tmp_path, data), "-o", tmp_path / "out", "--scheduler", f"tcp://127.0.0.1:{_free_port()}")
     assert_one_line_error(result, "cannot reach the Dask scheduler")
+
+
+# --- dsr fit --search ---------------------------------------------------------------------------------
+
+
+def test_judge_takes_the_lowest_mean_rank_of_d_stsp_and_d_h() -> None:
+    from dsr.sweep.search import judge
+
+    candidates = [
+        {"status": "finished", "d_stsp": 2.0, "d_h": 0.30},  # ranks 2, 3
+        {"status": "finished", "d_stsp": 1.0, "d_h": 0.40},  # ranks 1, 4
+        {"status": "finished", "d_stsp": 3.0, "d_h": 0.10},  # ranks 3, 1 -> mean 2, ties with the next
+        {"status": "finished", "d_stsp": None, "d_h": 0.20},  # diverged: D_stsp ranks last (4), D_H 2 -> mean 3
+        {"status": "pending", "d_stsp": None, "d_h": None},
+    ]
+    best, reason = judge(candidates)
+    assert [c.get("mean_rank") for c in candidates] == [2.5, 2.5, 2.0, 3.0, None]
+    assert best == 2 and "rank 3 of 4" in reason
+    candidates[2]["d_h"] = 0.5  # now mean ranks 2, 2, 3.5, 2.5: the first two tie, and the lower D_stsp wins
+    assert judge(candidates)[0] == 1
+    with pytest.raises(ValueError, match="no candidate fit finished"):
+        judge([{"status": "pending", "d_stsp": None, "d_h": None}])
+
+
+def test_search_tries_candidates_on_held_out_training_data_and_fits_the_winner(
+    tmp_path: Path, data: Path, executor: Executor, run_cli
+) -> None:
+    from dsr.sweep.search import search
+    from dsr.training.config import FitConfig
+
+    base = FitConfig(epochs=2, batches_per_epoch=3, batch_size=4, sequence_length=20, eval_every=1, eval_steps=400, ensemble=1, hidden=8)
+    path = search(data, base, budget=0.2, out=tmp_path, name="found", scheduler=executor.cluster.scheduler_address)
+    attrs = runstore.read_attrs(path)
+    record = attrs["search"]
+    tried = record["candidates"]
+    assert tried[0]["choice"] == "default" and tried[0]["changes"] == {}
+    assert all("hidden" not in c["changes"] for c in tried)  # the user set L = 8: kept
+    finished = [c for c in tried if c["status"] == "finished"]
+    assert finished and min(finished, key=lambda c: (c["mean_rank"], c["d_stsp"]))["choice"] == record["chosen"]
+    assert {k: attrs["config"][k] for k in record["changes"]} == record["changes"]
+    assert attrs["config"]["hidden"] == 8 and attrs["config"]["epochs"] == 2 and attrs["status"] == "finished"
+    # The candidates saw only the training part (the first 2000 of 2500 steps) and held out its last 20 %.
+    from dsr.data import load
+
+    train = Path(store.read(record["folder"]).attrs["data"])
+    assert train.name == "train.zarr" and load(train).n_time == 2000
+    assert np.array_equal(load(train).values, load(data).values[:, :2000])
+    info = run_cli("info", path)
+    assert info.code == 0 and f"chose {record['chosen']}" in info.out and "default:" in info.out
+
+
+def test_bad_search_options_are_one_line_errors(tmp_path: Path, data: Path, run_cli) -> None:
+    assert_one_line_error(run_cli("fit", data, "--search", "--budget", "0", "--out", tmp_path), "--budget 0")
+    assert_one_line_error(run_cli("fit", "--resume", tmp_path / "x.zarr", "--search"), "drop --search")

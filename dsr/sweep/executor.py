@@ -29,6 +29,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from distributed.diagnostics.plugin import WorkerPlugin
+
 from dsr.errors import DsrError
 
 
@@ -120,6 +122,17 @@ def _require_listening(address: str) -> None:
         pass
 
 
+class _Preload(WorkerPlugin):
+    """Imports the fit's modules when a worker starts (also one that replaces a dead worker), before any task.
+
+    Otherwise a task's thread imports xarray while the worker's event loop imports it too (dask
+    registers its ``sizeof`` for xarray lazily), and one of them sees a partly initialised module.
+    """
+
+    def setup(self, worker: object) -> None:
+        import dsr.fitting  # noqa: F401 -- torch, xarray, zarr, numba and the kernels
+
+
 class Executor:
     """A Dask client on a new local cluster (``jobs`` worker processes) or on the cluster at ``scheduler``.
 
@@ -152,6 +165,7 @@ class Executor:
                 self.jobs = sum(self.client.nthreads().values())
         except OSError as err:
             raise DsrError(f"cannot reach the Dask scheduler {scheduler} ({err}); check the address, or leave out --scheduler for a local cluster") from None
+        self.client.register_plugin(_Preload(), name="dsr-preload")
         if self.jobs == 0:
             self.close()
             raise DsrError(f"the Dask scheduler {scheduler} has no workers; start some (dask worker {scheduler} --nthreads 1)")
@@ -177,15 +191,20 @@ class Executor:
     def run(self, tasks: list[FitTask], prefix: str = "dsr-fit", poll: float = 0.5, on_poll=None) -> Iterator[FitOutcome]:
         """Submit ``tasks`` (each fit with this executor's kernel threads) and yield their outcomes as they finish.
 
-        ``on_poll(keys)`` is called every ``poll`` seconds while tasks are pending (to show progress).
-        A task whose workers died too often is reported as failed.
+        ``on_poll(keys)`` is called every ``poll`` seconds while tasks are pending (to show progress);
+        when it returns True the remaining tasks are cancelled (a time budget is spent). A task whose
+        workers died too often is reported as failed.
         """
         from distributed import wait
 
         futures = {}
         token = uuid.uuid4().hex[:8]  # a key the scheduler has not seen: it may still hold an earlier run's result
-        for task in tasks:
-            futures[self.client.submit(run_fit, replace(task, threads=self.threads), key=f"{prefix}-{token}-{task.name}", pure=False)] = task
+        for i, task in enumerate(tasks):
+            # Earlier tasks first (a search tries its candidates in order until its budget is spent).
+            future = self.client.submit(
+                run_fit, replace(task, threads=self.threads), key=f"{prefix}-{token}-{task.name}", pure=False, priority=len(tasks) - i
+            )
+            futures[future] = task
         pending = set(futures)
         try:
             while pending:
@@ -195,8 +214,8 @@ class Executor:
                     done = set()
                 for future in done:
                     yield self._outcome(future, futures[future])
-                if on_poll is not None and pending:
-                    on_poll([f.key for f in pending])
+                if on_poll is not None and pending and on_poll([f.key for f in pending]):
+                    break
         finally:
             for future in pending:
                 future.cancel()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,7 @@ def _attrs(spec: SweepSpec, tasks: list[FitTask], status: str, created: str) -> 
     }
 
 
-def _check_same_sweep(folder: Path, spec: SweepSpec, overwrite: bool) -> str | None:
+def _check_same_sweep(folder: Path, spec: SweepSpec, overwrite: bool, grow: bool) -> str | None:
     """The creation time of the sweep already in ``folder`` (None if there is none); a different one is refused."""
     from dsr.runstore import read_attrs
 
@@ -59,7 +60,7 @@ def _check_same_sweep(folder: Path, spec: SweepSpec, overwrite: bool) -> str | N
     attrs = read_attrs(path)
     if attrs.get("dsr_store") != store.STORE_KIND:
         raise DsrError(f"{path} is not a sweep table; choose another -o folder")
-    if attrs.get("digest") != spec.digest() and not overwrite:
+    if attrs.get("digest") != spec.digest() and not (overwrite or grow):
         raise DsrError(
             f"{folder} holds a sweep of another spec (its fits differ); choose another -o folder, or pass --overwrite to start it anew"
         )
@@ -72,18 +73,22 @@ def _row(outcome: FitOutcome) -> dict:
 
 
 def run_sweep(
-    spec: SweepSpec, folder: str | Path, executor: Executor, progress: ProgressCallback | None = None, overwrite: bool = False
+    spec: SweepSpec, folder: str | Path, executor: Executor, progress: ProgressCallback | None = None, overwrite: bool = False,
+    deadline: float | None = None, grow: bool = False,
 ) -> Path:
     """Run the fits of ``spec`` on ``executor`` into the sweep folder ``folder``; return the table's path.
 
     Fits whose run store is finished are skipped (resume); a failed or diverged fit is recorded in
     the table and the others go on. ``--overwrite`` deletes an earlier sweep in ``folder`` first.
+    At ``deadline`` (a ``time.monotonic()`` value), or after it as soon as one fit has finished, the
+    fits not finished yet are cancelled and stay ``pending`` in the table, whose status becomes ``stopped``. With ``grow`` the spec may add fits
+    after those of the sweep in ``folder`` (``dsr fit --search`` adds a candidate).
     """
     from dsr.runstore import locked, now
     from dsr.zarrstore import remove_path
 
     folder = Path(folder)
-    created = _check_same_sweep(folder, spec, overwrite)
+    created = _check_same_sweep(folder, spec, overwrite, grow)
     with locked(store.table_path(folder), "dsr sweep"):
         if overwrite:
             for entry in (store.table_path(folder), store.runs_folder(folder)):
@@ -103,11 +108,17 @@ def run_sweep(
             state.best = store.best(table)
             state.best_d_stsp = math.nan if state.best is None else rows[state.best]["d_stsp"]
 
-        def show(keys: list[str] | None = None) -> None:
+        def show(keys: list[str] | None = None) -> bool:
             if keys is not None:
                 state.running = executor.running(keys)
             if progress is not None:
                 progress(state)
+            return out_of_time()
+
+        def out_of_time() -> bool:
+            # Not before one fit finished: a sweep stopped with nothing to judge would be wasted.
+            finished = any(row["status"] == "finished" for row in rows.values())
+            return deadline is not None and time.monotonic() > deadline and finished
 
         save("running")
         show()
@@ -118,8 +129,9 @@ def run_sweep(
                 state.done += 1
                 state.failed += outcome.status == "failed"
                 save("running")
-                show()
-            finished = "finished"
+                if show():
+                    break
+            finished = "stopped" if len(rows) < len(tasks) else "finished"
         finally:
             save(finished)
             state.running = 0

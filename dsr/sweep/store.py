@@ -4,7 +4,7 @@ Layout (read by ``dsr app`` and by a resumed sweep; every reader and writer goes
 
     <sweep>/
         sweep.zarr/        root attrs: schema_version, dsr_store="sweep", status (running, finished,
-                           interrupted), spec (the TOML text), digest, data, test, varied (the
+                           interrupted, stopped: a time budget ended it), spec (the TOML text), digest, data, test, varied (the
                            configuration columns), configs (fit name -> its FitConfig fields), created, updated
                            one dimension ``fit`` (the fit names); variables: the varied configuration
                            fields, status (pending, finished, failed), d_stsp, d_h, pe (final metrics of

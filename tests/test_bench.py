@@ -1,0 +1,52 @@
+"""``dsr bench``'s leaderboard: health of free runs, per-family summaries, the Markdown table, the store."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dsr.bench import leaderboard
+from dsr.errors import DsrError
+
+
+def test_health_tells_diverged_collapsed_and_ok() -> None:
+    t = np.linspace(0, 50, 2000)
+    assert leaderboard.health(np.stack([np.sin(t), np.cos(t)], -1)) == "ok"
+    assert leaderboard.health(np.stack([np.exp(-t), np.ones_like(t)], -1)) == "collapsed"
+    assert leaderboard.health(np.stack([np.sin(t), np.where(t > 40, np.nan, 0.0)], -1)) == "diverged"
+    assert leaderboard.health(np.stack([np.sin(t), np.exp(t / 5)], -1)) == "diverged"
+
+
+def rows() -> list[dict]:
+    fits = []
+    for i, d in enumerate([0.1, 0.2, 0.3, 0.5]):
+        fits.append({"fit": f"fit-{i:04d}", "model": "default", "seed": 100 * i, "status": "finished", "health": "ok", "d_stsp": d,
+                     "d_h": d / 2, "pe": 0.01, "lambda1": 0.9, "d_ky": 2.05, "n_parameters": 700, "wall_s": 60.0, "run": f"runs/fit-{i:04d}.zarr"})
+    fits.append({"fit": "fit-0004", "model": "lstm", "seed": 0, "status": "finished", "health": "collapsed", "d_stsp": 9.0, "d_h": 1.0,
+                 "pe": 0.5, "n_parameters": 4000, "wall_s": 120.0, "error": "no Lyapunov exponents", "run": "runs/fit-0004.zarr"})
+    fits.append({"fit": "fit-0005", "model": "lstm", "seed": 100, "status": "failed", "health": "failed", "error": "training diverged", "wall_s": 30.0})
+    return fits
+
+
+def test_summary_counts_and_quartiles() -> None:
+    ds = leaderboard.table(rows(), {"models": ["default", "lstm"], "truth": {"lambda1": 0.9056, "d_ky": 2.0621}, "budget_minutes": 1.0})
+    default, lstm = leaderboard.summary(ds)
+    assert default["finished"] == 4 and default["failed"] == 0 and default["d_stsp"]["median"] == pytest.approx(0.25)
+    assert default["d_stsp"]["q1"] == pytest.approx(np.percentile([0.1, 0.2, 0.3, 0.5], 25))
+    assert lstm["finished"] == 1 and lstm["failed"] == 1 and lstm["collapsed"] == 1 and lstm["errors"] == ["training diverged"]
+    assert lstm["lambda1"]["median"] is None and lstm["wall_s"] == pytest.approx(75.0)
+    table = leaderboard.markdown(ds)
+    assert "λ1 (true 0.906)" in table and "| lstm | 1/2 |" in table and "1 failed, 1 collapsed" in table
+    assert "0.25 [0.175, 0.35]" in table
+
+
+def test_store_round_trip_and_refusal(tmp_path) -> None:
+    ds = leaderboard.table(rows(), {"models": ["default", "lstm"], "truth": {}, "budget_minutes": 1.0})
+    leaderboard.write(tmp_path, ds)
+    back = leaderboard.read(tmp_path)
+    assert leaderboard.summary(back) == leaderboard.summary(ds)
+    assert math.isnan(float(back["lambda1"].values[-1]))
+    with pytest.raises(DsrError, match="holds no leaderboard"):
+        leaderboard.read(tmp_path / "elsewhere")

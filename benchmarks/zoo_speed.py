@@ -89,7 +89,7 @@ def main() -> None:
     rows: dict[str, tuple[Callable[[], None], int]] = {"default (clipped shPLRNN, fused)": (dsr_iteration(DEFAULT, x, ENSEMBLE, "fused"), 20)}
     kinds: dict[str, str] = {}
     for kind, cls in ZOO.items():
-        if cls.training == "gradient":
+        if cls.fitted_by == "gradient":
             rows[kind] = (on_one_thread(zoo_iteration(zoo_model(kind, x), x)), 1)
             kinds[kind] = "iteration"
         else:

@@ -22,7 +22,7 @@ SMALL = {
     "aaren": {"layers": 2, "width": 4, "heads": 2}, "esn": {"reservoir": 12}, "node": {"hidden": 8, "augment": 2},
     "sindy": {}, "parrot": {"context": 40},
 }
-GRADIENT = [k for k in ZOO if ZOO[k].training == "gradient"]
+GRADIENT = [k for k in ZOO if ZOO[k].fitted_by == "gradient"]
 
 
 @pytest.fixture(autouse=True)

@@ -73,8 +73,8 @@ class ZooModel(nn.Module):
     kind: ClassVar[str]
     # Options the family takes, with their defaults (the recipe table of the README gives the reasons).
     defaults: ClassVar[dict[str, Option]] = {}
-    # How the family is trained: "gradient" (teacher forcing), "closed_form" (ESN, SINDy) or "none" (parrot).
-    training: ClassVar[str] = "gradient"
+    # How the family is fitted ("training" is nn.Module's train/eval flag): "gradient" (teacher forcing), "closed_form" (ESN, SINDy) or "none" (parrot).
+    fitted_by: ClassVar[str] = "gradient"
     # Parameters left out of gradient training (fixed at initialisation or solved in closed form).
     fixed: ClassVar[tuple[str, ...]] = ()
 

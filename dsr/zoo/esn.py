@@ -31,7 +31,7 @@ def ridge(features: Tensor, targets: Tensor, beta: float) -> Tensor:
 
 class ESN(ObservedInputModel):
     kind = "esn"
-    training = "closed_form"
+    fitted_by = "closed_form"
     defaults = {"reservoir": 300, "spectral_radius": 0.9, "leak": 1.0, "degree": 6, "input_scale": 0.1,
                 "ridge": 1e-6, "washout": 100}
     fixed = ("W", "Win", "b", "Wout", "bout")

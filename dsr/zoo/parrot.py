@@ -6,25 +6,23 @@ model keeps the training series as its context and continues it from the nearest
 
 so a free run started on the context copies the context onward. The state is the observation (M = N;
 an embedding of one point, as the model interface starts from one observation). The map is piecewise
-constant: its Jacobian is zero wherever the nearest match is unique.
+constant: its Jacobian is zero wherever the nearest match is unique. Matches are found exactly by a k-d tree
+(scipy's cKDTree) over the context.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from dsr.zoo.base import Option, ZooConfig, ZooModel
 
-CHUNK = 256
-"""States matched at once: bounds the (E, chunk, context) distance table (16 MB for E = 4, 2 000 context points)."""
-
-
 class Parrot(ZooModel):
     kind = "parrot"
-    training = "none"
+    fitted_by = "none"
     defaults = {"context": 1}
     fixed = ("keys", "values")
 
@@ -56,15 +54,22 @@ class Parrot(ZooModel):
         keys, values = trials[:, :-1].flatten(0, 1), trials[:, 1:].flatten(0, 1)
         self._assign(keys=keys.expand(self.ensemble, *keys.shape), values=values.expand(self.ensemble, *values.shape))
 
+    def _trees(self) -> list:
+        """One k-d tree per member over its context keys (scipy's cKDTree: exact nearest neighbours in
+        O(log C) per query), rebuilt when the keys change."""
+        from scipy.spatial import cKDTree
+
+        version = (self.keys._version, self.keys.data_ptr())
+        if getattr(self, "_tree_version", None) != version:
+            keys = self.keys.detach().cpu().double().numpy()
+            self._tree_cache, self._tree_version = [cKDTree(k) for k in keys], version
+        return self._tree_cache
+
     def _step(self, z: Tensor) -> Tensor:
-        flat = z.reshape(z.shape[0], -1, z.shape[-1])
-        nearest = []
-        for chunk in flat.split(CHUNK, dim=1):
-            # Exact distances (no matrix-product expansion), so a state on the context matches itself exactly.
-            distances = torch.cdist(chunk, self.keys, compute_mode="donot_use_mm_for_euclid_dist")
-            index = distances.argmin(dim=-1, keepdim=True).expand(-1, -1, z.shape[-1])
-            nearest.append(torch.gather(self.values, 1, index))
-        return torch.cat(nearest, dim=1).reshape(z.shape)
+        flat = z.detach().cpu().double().numpy().reshape(z.shape[0], -1, z.shape[-1])
+        index = np.stack([tree.query(states)[1] for tree, states in zip(self._trees(), flat)])
+        index = torch.as_tensor(index, device=z.device).unsqueeze(-1).expand(-1, -1, z.shape[-1])
+        return torch.gather(self.values, 1, index).reshape(z.shape).to(z.dtype)
 
     def jacobian(self, z: Tensor, s: Tensor | None = None) -> Tensor:
         """Zero: the map is constant around every state with a unique nearest match (module doc)."""

@@ -30,7 +30,7 @@ def monomials(n: int, degree: int) -> list[tuple[int, ...]]:
 
 class SINDy(ZooModel):
     kind = "sindy"
-    training = "closed_form"
+    fitted_by = "closed_form"
     defaults = {"degree": 2, "threshold": 0.05, "ridge": 0.05, "dt": 0.01, "substeps": 1}
     fixed = ("Xi",)
 

@@ -202,6 +202,9 @@ def test_lyapunov_spectrum_of_sindy_lorenz() -> None:
     data = torch.as_tensor(lorenz(5000, dt=dt, standardize=False), dtype=F64)[None]
     model = make_zoo_model("sindy", 3, ensemble=1, seeds=0, dtype=F64, dt=dt)
     model.fit_closed_form(data)
-    exponents = lyapunov_spectrum(model, data[:, -1], steps=600, transient=0, n_exponents=3, dt=dt)[0]
+    result = lyapunov_spectrum(model, data[:, -2:], steps=600, transient=0, n_exponents=3, dt=dt)[0]
+    exponents = result.exponents
+    assert result.per_initial_condition.shape == (2, 3) and result.running.shape[0] == 2
+    np.testing.assert_allclose(result.running[:, -1], result.per_initial_condition)
     assert exponents.sum() == pytest.approx(-(10 + 1 + 8 / 3), rel=0.02)
     assert exponents[2] < -10 < exponents[1]

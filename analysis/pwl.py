@@ -46,7 +46,6 @@ import numpy as np
 from numba import njit, types
 from numpy.typing import ArrayLike
 
-from dsr.systems import integrate
 
 from .linalg import matvec_into
 
@@ -441,53 +440,63 @@ def pack(
 def from_params(
     kind: str, params: Mapping[str, ArrayLike], *, relus: int = 0, mean_centering: bool = False
 ) -> PWLModel:
-    """The Numba face of one member of a ``dsr.models`` kind from its parameter arrays.
+    """The Numba face of one member of a PLRNN-family kind from its parameter arrays.
 
-    ``params`` maps the dataset names of ``dsr.models.io`` (A, W, h; W1, W2, h1, h2; alpha, H) to
-    arrays without the member dim; ``relus`` is P of the AL-RNN, ``mean_centering`` the mcPLRNN flag.
+    ``params`` maps the run store's names (A, W, h; W1, W2, h1, h2; alpha, H) to arrays without the
+    member dim; ``relus`` is P of the AL-RNN, ``mean_centering`` the mcPLRNN flag. The kind's normal
+    form comes from its one definition in ``dsr.kinds`` (torch-free; the only thing this room takes
+    from the core), evaluated on numpy arrays, and is packed by :func:`from_normal_form`.
     Raises ValueError for an unknown kind, missing parameters or inconsistent shapes.
     """
+    from dsr.kinds import KINDS
+
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; choose one of: {', '.join(KINDS)}")
-    needed = {"shplrnn": ("A", "W1", "W2", "h1", "h2"), "dendplrnn": ("A", "W", "h", "alpha", "H")}
-    needed["clipped-shplrnn"] = needed["shplrnn"]
-    names = needed.get(kind, ("A", "W", "h"))
-    missing = [n for n in names if n not in params]
+    dims = KINDS[kind].dynamics_dims
+    missing = [n for n in dims if n not in params]
     if missing:
         raise ValueError(f"{kind} parameters lack {', '.join(missing)}")
-    p = {n: np.asarray(params[n], dtype=np.float64) for n in names}
-    m = p["A"].shape[0] if p["A"].ndim == 1 else -1
-    if m < 1 or p["h" if "h" in p else "h1"].shape != (m,):
-        raise ValueError(f"{kind}: A and h must be vectors of the latent size, got {p['A'].shape}")
-    if kind in ("shplrnn", "clipped-shplrnn"):
-        return PWLModel(kind, _shallow(p, m, clipped=kind == "clipped-shplrnn"))
-    if p["W"].shape != (m, m):
-        raise ValueError(f"{kind}: W must be ({m}, {m}), got {p['W'].shape}")
-    if kind == "alrnn":
-        if not 0 <= relus <= m:
-            raise ValueError(f"alrnn: relus must be in 0..{m}, got {relus}")
-        linear = np.r_[np.ones(m - relus), np.zeros(relus)]
-        units = np.arange(m - relus, m)
-        return PWLModel(kind, pack(p["A"], p["W"], None, p["h"], linear, (units, np.zeros(relus), np.ones(relus))))
-    # PLRNN and dendPLRNN: W is off-diagonal (its diagonal is masked out of the torch maths too).
-    w = p["W"] - np.diag(np.diag(p["W"]))
-    if kind == "plrnn":
-        u = np.eye(m) - 1.0 / m if mean_centering else None
-        return PWLModel(kind, pack(p["A"], w, u, p["h"], np.zeros(m), (np.arange(m), np.zeros(m), np.ones(m))))
-    alpha, thresholds = p["alpha"], p["H"]
-    b = alpha.shape[0]
-    if thresholds.shape != (m, b):
-        raise ValueError(f"dendplrnn: H must be ({m}, {b}), got {thresholds.shape}")
-    units = np.repeat(np.arange(m), b)
-    return PWLModel(kind, pack(p["A"], w, None, p["h"], np.zeros(m), (units, thresholds.ravel(), np.tile(alpha, m))))
+    p = {n: np.asarray(params[n], dtype=np.float64) for n in dims}
+    sizes = _sizes(kind, p, dims)
+    if "relus" in KINDS[kind].size_fields and not 0 <= relus <= sizes["latent"]:
+        raise ValueError(f"{kind}: relus must be in 0..{sizes['latent']}, got {relus}")
+    members = {n: value[None] for n, value in p.items()}  # the normal form takes a member dim
+    return PWLModel(kind, from_normal_form(KINDS[kind].normal_form(members, relus, mean_centering)))
 
 
-def _shallow(p: dict[str, np.ndarray], m: int, clipped: bool) -> np.ndarray:
-    w1, w2, h2 = p["W1"], p["W2"], p["h2"]
-    l = h2.shape[0]
-    if w1.shape != (m, l) or w2.shape != (l, m):
-        raise ValueError(f"shplrnn: W1 must be ({m}, {l}) and W2 ({l}, {m}), got {w1.shape} and {w2.shape}")
-    units, thresholds, weights = np.arange(l), -h2, np.ones(l)
-    if clipped:
-        units, thresholds, weights = np.r_[units, units], np.r_[thresholds, np.zeros(l)], np.r_[weights, -np.ones(l)]
-    return pack(p["A"], w1, w2, p["h1"], np.zeros(l), (units, thresholds, weights))
+def _sizes(kind: str, p: dict[str, np.ndarray], dims: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
+    """The named sizes of the parameters (vectors first, then matrices); ValueError naming every expected
+    shape when one does not fit."""
+    sizes: dict[str, int] = {}
+    for name in sorted(dims, key=lambda n: len(dims[n])):
+        for dim, length in zip(dims[name], p[name].shape):
+            sizes.setdefault("latent" if dim == "latent_in" else dim, length)
+    expected = {n: tuple(sizes.get("latent" if d == "latent_in" else d, -1) for d in names) for n, names in dims.items()}
+    wrong = [n for n in dims if p[n].shape != expected[n]]
+    if wrong:
+        shapes = ", ".join(f"{n} must be {expected[n]}" for n in dims)
+        raise ValueError(f"{kind}: {shapes}; got {', '.join(f'{n} {p[n].shape}' for n in wrong)}")
+    return sizes
+
+
+def from_normal_form(nf) -> np.ndarray:  # noqa: ANN001 - a dsr.kinds.NormalForm of numpy arrays, one member
+    """The packed vector (``pack``) of a one-member normal form (``dsr.kinds.normal_form``).
+
+    Its P pre-activations are this face's units: U = the normal form's U (None: I), ℓ_k = Σ_j lin_j w_j
+    over unit k's columns, one bit per ramp column (threshold −θ_j, weight ramp_j w_j) and then one per
+    clip column (threshold 0, weight −clip_j w_j), each on its column's unit k(j) = ⌊j/r⌋.
+    """
+    r, columns = nf.group, nf.columns
+    weights = np.ones(columns) if nf.weights is None else np.asarray(nf.weights[0], dtype=np.float64).reshape(-1)
+    theta = np.zeros(columns) if nf.theta is None else -np.asarray(nf.theta[0], dtype=np.float64)
+    unit = np.arange(columns) // r
+    linear = np.zeros(columns // r)
+    np.add.at(linear, unit, nf.lin * weights)
+    ramps, clips = nf.ramp_columns, nf.clip_columns
+    bits = (
+        np.r_[unit[ramps], unit[clips]],
+        np.r_[theta[ramps], np.zeros(len(clips))],
+        np.r_[nf.ramp[ramps] * weights[ramps], -nf.clip[clips] * weights[clips]],
+    )
+    u = None if nf.UT is None else np.asarray(nf.UT[0]).T
+    return pack(nf.A[0], nf.V[0], u, nf.h[0], linear, bits)

@@ -7,15 +7,15 @@ the best checkpoints (README, Fitting):
 
 - ``tau-growth``: the forcing interval grows geometrically from 16 to 46, the data's predictability
   time (Mikhaeil et al. 2022's optimum), over the epochs: τ_e = round(16 · (46/16)^(e / (epochs − 1))).
-  Set per epoch by wrapping ``ForcingSchedule.start_epoch``.
+  Set before each epoch by a trainer callback (``TauGrowth``).
 - ``continuation``: P = 2 reached from P = 10. Train with 10 ReLUs, the first 8 of which turn linear
   along φ_s(u) = s u + (1 − s)[u]_+ as s rises linearly from 0 at epoch ``ANNEAL[0]`` to 1 at
-  ``ANNEAL[1]``; s enters through the fused kernel's unit coefficients (lin, ramp; the unit form of
-  ``dsr.training.fused``), set after each epoch from the progress callback. At s = 1 the model is an
-  AL-RNN with P = 2, so at epoch ``SWITCH`` the run is interrupted (its checkpoint keeps parameters,
-  RAdam state and windows), its stored parameters are relabelled ``relus = 2`` (the same numbers), its
-  best checkpoint is reset (evaluations before the switch saw the 10-ReLU model) and it resumes to the
-  end of the same schedule.
+  ``ANNEAL[1]``; s enters through the model's normal form (its columns' lin and ramp), which a trainer
+  callback (``Continuation``) sets before each epoch, so the training kernels see it; the evaluations'
+  free runs use the 10-ReLU model. At s = 1 the model is an AL-RNN with P = 2, so after epoch
+  ``SWITCH`` the callback relabels the model ``relus = 2`` (the same numbers) and resets the best
+  checkpoint (evaluations before the switch saw the 10-ReLU model); training goes on to the end of
+  the same schedule.
 
 Usage: python benchmarks/alrnn_experiments.py [tau-growth] [continuation] [--seeds 16] [--out DIR]
        [--reference DIR]
@@ -24,6 +24,7 @@ Usage: python benchmarks/alrnn_experiments.py [tau-growth] [continuation] [--see
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import tempfile
 import time
@@ -34,9 +35,9 @@ import numpy as np
 import dsr
 from dsr import runstore
 from dsr.data import to_dataset
-from dsr.training import fused
+from dsr.kinds import KINDS, NormalForm
 from dsr.training.config import FitConfig
-from dsr.training.forcing import ForcingSchedule
+from dsr.training.trainer import Callback, Snapshot, Trainer
 from dsr.zarrstore import write_dataset
 from sweep_defaults import ALRNN, LAB_STF
 
@@ -50,55 +51,56 @@ def _recipe(seeds: int, **changes: object) -> FitConfig:
     return FitConfig(**(ALRNN | LAB_STF | {"ensemble": seeds, "eval_every": 10, "device": "cpu"} | changes))
 
 
+class TauGrowth(Callback):
+    """STF's interval before epoch e: τ_e = round(τ₀ (τ₁/τ₀)^(e / (epochs − 1)))."""
+
+    def on_epoch_start(self, trainer: Trainer) -> None:
+        low, high = TAU_RANGE
+        trainer.forcing.tau = round(low * (high / low) ** (trainer.epoch / (trainer.config.epochs - 1)))
+
+
 def tau_growth(train: str, test: str, out: Path, seeds: int) -> Path:
-    config = _recipe(seeds)
-    start_epoch = ForcingSchedule.start_epoch
-    low, high = TAU_RANGE
+    return dsr.fit(train, _recipe(seeds), test=test, out=out, name="tau-growth", overwrite=True, callbacks=[TauGrowth()])
 
-    def growing(self: ForcingSchedule, epoch: int) -> None:
-        start_epoch(self, epoch)
-        self.tau = round(low * (high / low) ** (epoch / (config.epochs - 1)))
 
-    ForcingSchedule.start_epoch = growing
-    try:
-        return dsr.fit(train, config, test=test, out=out, name="tau-growth", overwrite=True)
-    finally:
-        ForcingSchedule.start_epoch = start_epoch
+class Continuation(Callback):
+    """The AL-RNN's ReLUs ``RELUS_FROM − P`` .. turned linear along φ_s, then relabelled P (module doc)."""
+
+    def __init__(self, store: Path) -> None:
+        self.store = store
+
+    def on_epoch_start(self, trainer: Trainer) -> None:
+        model = trainer.model
+        if model.config.relus != RELUS_FROM:
+            return
+        s = float(np.clip((trainer.epoch - ANNEAL[0]) / (ANNEAL[1] - ANNEAL[0]), 0.0, 1.0))
+        linearised = slice(ALRNN["latent"] - RELUS_FROM, ALRNN["latent"] - ALRNN["relus"])
+        alrnn = KINDS["alrnn"]
+
+        def annealed(params, relus, mean_centering) -> NormalForm:  # noqa: ANN001 - Kind.normal_form
+            nf = alrnn.normal_form(params, relus, mean_centering)
+            lin, ramp = nf.lin.copy(), nf.ramp.copy()
+            lin[linearised], ramp[linearised] = s, 1.0 - s
+            return dataclasses.replace(nf, lin=lin, ramp=ramp)
+
+        model.spec = dataclasses.replace(alrnn, normal_form=annealed)  # this model only
+
+    def on_epoch_end(self, trainer: Trainer, record: dict, snapshot: Snapshot) -> None:
+        if record["epoch"] != SWITCH:
+            return
+        model, relus = trainer.model, ALRNN["relus"]
+        del model.spec  # back to the AL-RNN's own normal form, which at s = 1 it equals with P = relus
+        model.config = dataclasses.replace(model.config, relus=relus)
+        trainer.config = trainer.config.model_copy(update={"relus": relus})
+        trainer.best_score[:], trainer.best_epoch[:] = np.inf, -1
+        trainer.best_params = model.to_dataset()
+        runstore.update_attrs(self.store, config=trainer.config.model_dump())
 
 
 def continuation(train: str, test: str, out: Path, seeds: int) -> Path:
-    relus = ALRNN["relus"]
-    linearised = slice(ALRNN["latent"] - RELUS_FROM, ALRNN["latent"] - relus)
-    slope = {"s": 0.0}
-    unit_form = fused._UNIT_FORMS["alrnn"]
-
-    def annealed(model):  # noqa: ANN001, ANN202 - the signature of fused._UNIT_FORMS' entries
-        params, (lin, ramp, clip) = unit_form(model)
-        if model.config.relus == RELUS_FROM:
-            lin, ramp = lin.copy(), ramp.copy()
-            lin[linearised], ramp[linearised] = slope["s"], 1.0 - slope["s"]
-        return params, (lin, ramp, clip)
-
-    def after_epoch(record: dict) -> None:
-        slope["s"] = float(np.clip((record["epoch"] - ANNEAL[0]) / (ANNEAL[1] - ANNEAL[0]), 0.0, 1.0))
-        if record["epoch"] == SWITCH:
-            raise KeyboardInterrupt  # the trainer saves its checkpoint and marks the run interrupted
-
-    fused._UNIT_FORMS["alrnn"] = annealed
-    try:
-        try:
-            path = dsr.fit(train, _recipe(seeds, relus=RELUS_FROM), test=test, out=out, name="continuation", overwrite=True, progress=after_epoch)
-        except KeyboardInterrupt:
-            path = out / "continuation.zarr"
-        params = runstore.read_group(path, "params/last").assign_attrs(relus=relus)
-        runstore.write_group(path, "params/last", params)
-        runstore.write_group(path, "params/best", params.assign_attrs(epoch=[-1] * seeds))
-        state = runstore.read_group(path, "state/last")
-        runstore.write_group(path, "state/last", state.assign_attrs(best_score=[np.inf] * seeds, best_epoch=[-1] * seeds))
-        runstore.update_attrs(path, config=runstore.read_attrs(path)["config"] | {"relus": relus})
-        return dsr.resume(path)
-    finally:
-        fused._UNIT_FORMS["alrnn"] = unit_form
+    path = out / "continuation.zarr"
+    config = _recipe(seeds, relus=RELUS_FROM)
+    return dsr.fit(train, config, test=test, out=out, name="continuation", overwrite=True, callbacks=[Continuation(path)])
 
 
 EXPERIMENTS = {"tau-growth": tau_growth, "continuation": continuation}

@@ -41,6 +41,7 @@ import torch
 from simulate import best_time  # benchmarks/simulate.py: the benchmarks' one timer
 
 from dsr import runstore
+from dsr.checkpoints import RunStoreCheckpoints
 from dsr.data import TimeSeries
 from dsr.fitting import build_model, finish
 from dsr.simulate import simulate
@@ -75,7 +76,8 @@ def measure(n: int, steps: int, rounds: int, folder: Path) -> dict[str, float]:
     model = build_model(config, train, torch.device("cpu"))
     store = folder / f"n{n}.zarr"
     runstore.create(store, {"config": config.model_dump()}, overwrite=True)
-    trainer = Trainer(model, train, test, config, str(store))
+    trainer = Trainer(model, train, test, config)
+    writer = RunStoreCheckpoints(store)
     c = config
     with torch_threads_for(trainer.kernel):
         x, s = trainer.sampler.sample()
@@ -91,7 +93,7 @@ def measure(n: int, steps: int, rounds: int, folder: Path) -> dict[str, float]:
             "step": warm_best_time(lambda: trainer.step(x, s, alphas), rounds),
             "bound": warm_best_time(lambda: alpha_estimate(model, x[:, :, 1:], trainer.kernel), rounds),
             "evaluation": warm_best_time(trainer.evaluate, max(1, rounds // 2)),
-            "checkpoint": warm_best_time(lambda: trainer.save(trainer.snapshot()), rounds),
+            "checkpoint": warm_best_time(lambda: writer.save(trainer, trainer.snapshot()), rounds),
             "compiled epoch": warm_best_time(trainer.train_epoch, max(1, rounds // 2)) if trainer.fused_epoch else np.nan,
         }
         start = time.perf_counter()

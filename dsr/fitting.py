@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +22,8 @@ import numpy as np
 import torch
 import xarray as xr
 
-from dsr import __version__, runstore
+from dsr import __version__, checkpoints, runstore
+from dsr.checkpoints import RunStoreCheckpoints
 from dsr.data import TimeSeries, load
 from dsr.errors import DsrError
 from dsr.evaluation import evaluate, free_run
@@ -30,8 +31,8 @@ from dsr.models import LatentModel, from_dataset, make_model
 from dsr.signals import deferred_interrupts
 from dsr.training.config import FitConfig
 from dsr.training.forcing import predictability_tau
-from dsr.training.paths import resolve_kernel
-from dsr.training.trainer import ProgressCallback, Trainer
+from dsr.training.paths import choose_path
+from dsr.training.trainer import Callback, Progress, ProgressCallback, Trainer
 from dsr.zarrstore import require_separate
 
 StatusCallback = Callable[[str], None]
@@ -41,11 +42,9 @@ StatusCallback = Callable[[str], None]
 GPU_MIN_ENSEMBLE = 32
 """``--device auto`` trains ensembles of at least this many members on a GPU, smaller ones on the CPU.
 
-These models are too small to fill a GPU: a training iteration of one clipped shPLRNN (M=3, L=50)
-took 0.71 ms with the fused kernel on 2 CPU cores and 1.8 ms with the recorded CUDA kernels on an H100;
-E = 16 gave 6 200 model-iterations per second on the 2 cores and 8 300 on the H100, E = 256 34 000 on
-the H100 (benchmarks/train_speed.py, README, Performance). So the H100 overtakes 2 cores just below
-E = 16; 32 leaves a margin for CPUs with more cores (pass ``--device`` to choose).
+These models are too small to fill a GPU: the H100 overtakes 2 CPU cores just below E = 16 (measured
+with ``benchmarks/train_speed.py``; ``docs/gpu.md``); 32 leaves a margin for CPUs with more cores
+(pass ``--device`` to choose).
 """
 
 
@@ -202,11 +201,14 @@ def fit(
     progress: ProgressCallback | None = None,
     overwrite: bool = False,
     status: StatusCallback | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> Path:
     """Train a model on the data store ``data``; return the path of the finished run store.
 
     ``progress`` receives each epoch's summary, ``status`` a line on each stage that takes time
-    without epochs (compiling, the final evaluation, writing the trajectory).
+    without epochs (compiling, the final evaluation, writing the trajectory); ``callbacks``
+    (:class:`dsr.training.trainer.Callback`) see the trainer around every epoch, after the run
+    store's checkpoint writer (experiments that change the schedule, say).
     """
     config = config or FitConfig()
     data = Path(data)
@@ -218,7 +220,7 @@ def fit(
     require_sizes(config, train.n_variables, device)
     torch.manual_seed(config.seed)
     model = build_model(config, train, device)
-    resolve_kernel(model, config.kernel)  # an unavailable --kernel fails before the store exists
+    choose_path(model, config.kernel)  # an unavailable --kernel fails before the store exists
     tau = None
     if config.forcing == "stf":
         tau = config.tau or predictability_tau(train.values)
@@ -245,7 +247,7 @@ def fit(
         _say(status, f"warning: {warning}")
     with runstore.locked(path, "dsr fit"):
         runstore.create(path, attrs, overwrite=overwrite)
-        _run(Trainer(model, train, held_out, config, str(path), tau=tau, progress=progress), path, status)
+        _run(_trainer(model, train, held_out, config, path, tau, progress, callbacks), path, status)
     return path
 
 
@@ -317,12 +319,23 @@ def _resume(
         )
     torch.manual_seed(config.seed)
     model = build_model(config, train, resolve_device(config))
-    trainer = Trainer(model, train, held_out, config, str(path), tau=attrs.get("tau"), progress=progress)
+    trainer = _trainer(model, train, held_out, config, path, attrs.get("tau"), progress)
     if runstore.has_group(path, f"{runstore.STATE}/last"):
-        trainer.load()
+        checkpoints.load(trainer, path)
     runstore.update_attrs(path, status="running")
     _run(trainer, path, status)
     return path
+
+
+def _trainer(
+    model: LatentModel, train: TimeSeries, test: TimeSeries, config: FitConfig, path: Path, tau: int | None,
+    progress: ProgressCallback | None, extra: Sequence[Callback] = (),
+) -> Trainer:
+    """The fit's trainer: checkpoints into the run store at ``path``, ``progress`` if given, then ``extra``."""
+    callbacks: list[Callback] = [RunStoreCheckpoints(path)]
+    if progress is not None:
+        callbacks.append(Progress(progress))
+    return Trainer(model, train, test, config, tau=tau, callbacks=[*callbacks, *extra])
 
 
 def _say(status: StatusCallback | None, text: str) -> None:

@@ -36,9 +36,7 @@ def _trained(series, tmp_path: Path, compiled: bool, epochs: int, mean_centering
     model = build_model(config, train, torch.device("cpu"))
     if mean_centering:  # not a FitConfig option: the PLRNN whose Uᵀ is the (constant) centring matrix
         model = make_model("plrnn", n_obs=3, latent=config.latent, seeds=model.seeds, dtype=torch.float64, mean_centering=True)
-    store = tmp_path / f"{compiled}.zarr"
-    runstore.create(store, {"config": config.model_dump()}, overwrite=True)
-    trainer = Trainer(model, train, test, config, str(store), tau=5 if config.forcing == "stf" else None)
+    trainer = Trainer(model, train, test, config, tau=5 if config.forcing == "stf" else None)
     assert trainer.fused_epoch is not None
     if not compiled:
         trainer.fused_epoch = None  # the per-batch reference loop

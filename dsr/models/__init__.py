@@ -7,12 +7,10 @@ offers ``step``, ``jacobian``, ``pattern``, ``affine``, ``observe``, ``initial_s
 
 from .base import LatentModel
 from .config import ModelConfig
-from .forcing import interpolate
-from .io import SCHEMA_VERSION, from_dataset, to_dataset
+from .interpolation import interpolate
+from .io import SCHEMA_VERSION, to_dataset
 from .observation import OBSERVATIONS, AffineObservation, IdentityObservation, ObservationModel
-from .registry import MODELS, make_model, model_class
-from .shallow import ClippedShallowPLRNN, ShallowPLRNN
-from .unitwise import ALRNN, PLRNN, DendPLRNN
+from .registry import ALRNN, MODELS, PLRNN, ClippedShallowPLRNN, DendPLRNN, ShallowPLRNN, from_dataset, make_model, model_class
 
 __all__ = [
     "ALRNN",

@@ -1,17 +1,17 @@
 """The ensemble latent model: the one interface that training, analysis, parallel Newton and the app use.
 
-Every kind is piecewise linear and written in one form (reference note §1, §4.4, §5.1):
+Every kind is piecewise linear and written in the family's normal form (``dsr.kinds.normal_form``):
 
-    z_t = A ⊙ z_{t−1} + V φ(u(z_{t−1})) + h  (+ C s_t),
+    z_t = A ⊙ z_{t−1} + V φ̄(U z_{t−1}) + h  (+ C s_t),
 
-with pre-activation u = U z (U = I, the centring matrix I − 11ᵀ/M, or W₂), a piecewise-linear φ that
-in the linear region π (the boolean activation pattern of u) equals φ(u) = g(π) ⊙ u + c(π), read-out V
-and bias h. In region π the step is the affine map
+with a piecewise-linear φ̄ that in the linear region π (the boolean activation pattern) equals
+φ̄(u) = ḡ(π) ⊙ u + c̄(π). In region π the step is the affine map
 
-    z ↦ (diag(A) + V diag(g(π)) U) z + V c(π) + h  (+ C s),
+    z ↦ (diag(A) + V diag(ḡ(π)) U) z + V c̄(π) + h  (+ C s),
 
-whose matrix is the Jacobian at every z in that region. A kind supplies u, φ, π, (g, c) and
-V diag(g) U (see ``unitwise.py``, ``shallow.py``); this class does the rest once for all kinds.
+whose matrix is the Jacobian at every z in that region. A kind is data (``dsr.kinds.Kind``: its
+parameters, initialisation and normal form); this class runs every kind's step, pattern, region maps
+and Jacobian from its normal form, and ``dsr.models.registry`` makes one class per kind.
 
 Shapes: parameters carry a leading member dim E (E independent members of one kind); states are
 (E, *batch, M), data (E, *batch, N), inputs (E, *batch, K).
@@ -26,8 +26,11 @@ import torch
 import xarray as xr
 from torch import Tensor, nn
 
+from dsr.kinds import Kind, NormalForm
+from dsr.kinds.arrays import constant
+
 from .config import SIZE_MEANINGS, ModelConfig
-from .forcing import interpolate
+from .interpolation import interpolate
 from .initializers import generator_for, glorot_uniform
 from .io import to_dataset
 from .observation import OBSERVATIONS, ObservationModel
@@ -41,11 +44,7 @@ class LatentModel(nn.Module):
     """Ensemble of E latent models of one kind with an observation model (abstract; see module doc)."""
 
     kind: ClassVar[str]
-    # Sizes (ModelConfig fields) this kind needs, and boolean options it accepts.
-    size_fields: ClassVar[tuple[str, ...]] = ()
-    options: ClassVar[tuple[str, ...]] = ()
-    # Named dims (without the member dim) of the dynamics parameters; C is added when inputs > 0.
-    dynamics_dims: ClassVar[dict[str, tuple[str, ...]]]
+    spec: ClassVar[Kind]  # the kind's definition (``dsr.kinds``)
 
     observation: ObservationModel
 
@@ -75,18 +74,18 @@ class LatentModel(nn.Module):
             )
         for name in _KIND_SIZES:
             value = getattr(config, name)
-            if name in cls.size_fields and value == 0:
+            if name in cls.spec.size_fields and value == 0:
                 raise ValueError(f"{cls.kind} needs {name} ({SIZE_MEANINGS[name]}); pass {name} >= 1")
-            if name not in cls.size_fields and value != 0:
+            if name not in cls.spec.size_fields and value != 0:
                 raise ValueError(f"{name} ({SIZE_MEANINGS[name]}) is not used by {cls.kind}; drop {name}")
         for name in _KIND_OPTIONS:
-            if getattr(config, name) and name not in cls.options:
+            if getattr(config, name) and name not in cls.spec.options:
                 raise ValueError(f"{name} is not available for {cls.kind}; drop {name}")
 
     @classmethod
     def param_dims(cls, config: ModelConfig) -> dict[str, tuple[str, ...]]:
         """Named dims (without the member dim) of the dynamics parameters, C included."""
-        dims = dict(cls.dynamics_dims)
+        dims = dict(cls.spec.dynamics_dims)
         if config.inputs:
             dims["C"] = ("latent", "input")
         return dims
@@ -106,53 +105,105 @@ class LatentModel(nn.Module):
         observation model. ``data_range`` = (min, max) of the training data (dendPLRNN thresholds only).
         """
         gen = generator_for(seed)
-        params = cls.init_dynamics(config, gen, data_range)
+        params = cls.spec.init_dynamics(config, gen, data_range)
         if config.inputs:
             params["C"] = glorot_uniform((config.latent, config.inputs), gen)
         params.update(OBSERVATIONS[config.observation].init_member(config, gen))
         return params
 
-    @classmethod
-    def init_dynamics(
-        cls, config: ModelConfig, gen: torch.Generator, data_range: tuple[float, float] | None
-    ) -> dict[str, Tensor]:
-        """The kind's dynamics parameters (without C) for one member, drawn from ``gen``."""
-        raise NotImplementedError
+    # ----- the normal form -----------------------------------------------------------------------
 
-    # ----- kind hooks (see module doc for the symbols) ----------------------------------------------
-
-    def _preactivation(self, z: Tensor) -> Tensor:
-        """u = U z."""
-        raise NotImplementedError
-
-    def _activation(self, u: Tensor) -> Tensor:
-        """φ(u)."""
-        raise NotImplementedError
-
-    def _pattern(self, u: Tensor) -> Tensor:
-        """π: the boolean pattern naming the linear region of φ at u, (E, *batch, pattern_size)."""
-        raise NotImplementedError
-
-    def _slope_offset(self, pattern: Tensor) -> tuple[Tensor, Tensor]:
-        """(g, c) with φ(u) = g ⊙ u + c in region ``pattern``, each shaped like u."""
-        raise NotImplementedError
-
-    def _coupling(self, g: Tensor) -> Tensor:
-        """V diag(g) U, (E, *batch, M, M)."""
-        raise NotImplementedError
-
-    def _readout(self) -> Tensor:
-        """V, (E, M, dim u)."""
-        raise NotImplementedError
-
-    def _bias(self) -> Tensor:
-        """h, (E, M)."""
-        raise NotImplementedError
+    def normal_form(self) -> NormalForm:
+        """The kind's normal form of the current parameters (differentiable; ``dsr.kinds``)."""
+        dynamics = {name: getattr(self, name) for name in self.spec.dynamics_dims}
+        return self.spec.normal_form(dynamics, self.config.relus, self.config.mean_centering)
 
     @property
     def pattern_size(self) -> int:
         """Length of the activation pattern returned by ``pattern``."""
-        raise NotImplementedError
+        return self.normal_form().pattern_size
+
+    @staticmethod
+    def _preactivation(nf: NormalForm, z: Tensor) -> Tensor:
+        """u = U z (P pre-activations)."""
+        return z if nf.UT is None else matvec(nf.UT.transpose(-1, -2), z)
+
+    @staticmethod
+    def _coefficient(name: str, values, like: Tensor) -> Tensor | None:  # noqa: ANN001 - numpy constants
+        """A column coefficient as a tensor; None where it is 1 everywhere (no product needed)."""
+        return None if (values == 1.0).all() else constant(name + values.tobytes().hex(), values, like)
+
+    def _activation(self, nf: NormalForm, u: Tensor) -> Tensor:
+        """φ̄(u): each column's lin u + ramp [u + θ]_+ − clip [u]_+, weighted and summed per group."""
+        E, r = u.shape[0], nf.group
+        theta = None if nf.theta is None else per_member(nf.theta.reshape(E, -1, r) if r > 1 else nf.theta, u)
+        x = u.unsqueeze(-1) if r > 1 else u
+        phi = None
+        for name, values, term in (
+            ("lin", nf.lin, lambda: x),
+            ("ramp", nf.ramp, lambda: torch.relu(x if theta is None else x + theta)),
+            ("clip", nf.clip, lambda: -torch.relu(x)),
+        ):
+            if not values.any():
+                continue
+            coefficient = self._coefficient(name, values.reshape(-1, r) if r > 1 else values, u)
+            value = term() if coefficient is None else coefficient * term()
+            phi = value if phi is None else phi + value
+        if phi is None:
+            phi = torch.zeros_like(x)
+        return (per_member(nf.weights, u) * phi).sum(dim=-1) if r > 1 else phi
+
+    def _pattern(self, nf: NormalForm, u: Tensor) -> Tensor:
+        E, r = u.shape[0], nf.group
+        theta = None if nf.theta is None else per_member(nf.theta.reshape(E, -1, r) if r > 1 else nf.theta, u)
+        x = u.unsqueeze(-1) if r > 1 else u
+        bits = []
+        if nf.ramp.any():
+            shifted = (x if theta is None else x + theta) > 0
+            shifted = shifted.flatten(start_dim=-2) if r > 1 else shifted
+            bits.append(shifted if nf.ramp.all() else shifted[..., nf.ramp_columns])
+        if nf.clip.any():
+            positive = (u > 0).repeat_interleave(r, dim=-1) if r > 1 else u > 0
+            bits.append(positive if nf.clip.all() else positive[..., nf.clip_columns])
+        return bits[0] if len(bits) == 1 else torch.cat(bits, dim=-1)
+
+    def _slope_offset(self, nf: NormalForm, pattern: Tensor) -> tuple[Tensor, Tensor]:
+        """(ḡ, c̄) with φ̄(u) = ḡ ⊙ u + c̄ in region ``pattern``, each (E, *batch, P)."""
+        dtype, r, n_ramp = self.A.dtype, nf.group, len(nf.ramp_columns)
+        columns = (*pattern.shape[:-1], nf.columns)
+
+        def spread(bits: Tensor, where) -> Tensor:  # noqa: ANN001 - the bits' columns
+            bits = bits.to(dtype)
+            if len(where) == nf.columns:
+                return bits
+            full = bits.new_zeros(columns)
+            full[..., where] = bits
+            return full
+
+        ramp_on = spread(pattern[..., :n_ramp], nf.ramp_columns)
+        ramp, lin = self._coefficient("ramp", nf.ramp, ramp_on), nf.lin
+        g = ramp_on if ramp is None else ramp * ramp_on
+        if lin.any():
+            g = g + constant("lin" + lin.tobytes().hex(), lin, g)
+        if nf.clip.any():
+            clip_on = spread(pattern[..., n_ramp:], nf.clip_columns)
+            clip = self._coefficient("clip", nf.clip, clip_on)
+            g = g - (clip_on if clip is None else clip * clip_on)
+        if nf.theta is None:
+            c = torch.zeros_like(g)
+        else:
+            shifted = ramp_on if ramp is None else ramp * ramp_on
+            c = shifted * per_member(nf.theta, shifted)
+        if r > 1:
+            weights = per_member(nf.weights, pattern)
+            g, c = (weights * g.unflatten(-1, (-1, r))).sum(dim=-1), (weights * c.unflatten(-1, (-1, r))).sum(dim=-1)
+        return g, c
+
+    def _coupling(self, nf: NormalForm, g: Tensor) -> Tensor:
+        """V diag(ḡ) U, (E, *batch, M, M)."""
+        if nf.UT is None:
+            return per_member(nf.V, g) * g.unsqueeze(-2)
+        return torch.einsum("eml,e...l,elk->e...mk", nf.V, g, nf.UT.transpose(-1, -2))
 
     # ----- sizes ----------------------------------------------------------------------------------
 
@@ -173,25 +224,24 @@ class LatentModel(nn.Module):
 
     def step(self, z: Tensor, s: Tensor | None = None) -> Tensor:
         """z_t = F(z_{t−1}) (+ C s_t): (E, *batch, M) -> (E, *batch, M)."""
-        z_next = (
-            per_member(self.A, z) * z
-            + matvec(self._readout(), self._activation(self._preactivation(z)))
-            + per_member(self._bias(), z)
-        )
+        nf = self.normal_form()
+        z_next = per_member(nf.A, z) * z + matvec(nf.V, self._activation(nf, self._preactivation(nf, z))) + per_member(nf.h, z)
         return self._add_input(z_next, s)
 
     def pattern(self, z: Tensor) -> Tensor:
         """Boolean activation pattern naming the linear region of z: (E, *batch, pattern_size)."""
-        return self._pattern(self._preactivation(z))
+        nf = self.normal_form()
+        return self._pattern(nf, self._preactivation(nf, z))
 
     def affine(self, pattern: Tensor, s: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """The region's affine map (matrix (E, *batch, M, M), offset (E, *batch, M)).
 
         ``matrix @ z + offset == step(z, s)`` for every z with ``pattern(z) == pattern``.
         """
-        g, c = self._slope_offset(pattern)
-        offset = matvec(self._readout(), c) + per_member(self._bias(), c)
-        return self._region_matrix(g), self._add_input(offset, s)
+        nf = self.normal_form()
+        g, c = self._slope_offset(nf, pattern)
+        offset = matvec(nf.V, c) + per_member(nf.h, c)
+        return self._region_matrix(nf, g), self._add_input(offset, s)
 
     def jacobian(self, z: Tensor, s: Tensor | None = None) -> Tensor:
         """Analytic ∂F/∂z at z: (E, *batch, M, M) (the matrix of z's linear region).
@@ -199,8 +249,9 @@ class LatentModel(nn.Module):
         ``s`` is accepted so that every recurrent model's step and Jacobian take the same arguments
         (``dsr.parallel``); additive inputs do not change this Jacobian.
         """
-        g, _ = self._slope_offset(self.pattern(z))
-        return self._region_matrix(g)
+        nf = self.normal_form()
+        g, _ = self._slope_offset(nf, self._pattern(nf, self._preactivation(nf, z)))
+        return self._region_matrix(nf, g)
 
     def generate(
         self,
@@ -238,8 +289,8 @@ class LatentModel(nn.Module):
             states[..., t, :] = z
         return states
 
-    def _region_matrix(self, g: Tensor) -> Tensor:
-        return self._coupling(g) + torch.diag_embed(per_member(self.A, g))
+    def _region_matrix(self, nf: NormalForm, g: Tensor) -> Tensor:
+        return self._coupling(nf, g) + torch.diag_embed(per_member(nf.A, g))
 
     def _add_input(self, value: Tensor, s: Tensor | None) -> Tensor:
         inputs = self.config.inputs

@@ -15,7 +15,6 @@ from dataclasses import fields
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 import xarray as xr
 
 from .config import ModelConfig
@@ -24,8 +23,8 @@ if TYPE_CHECKING:
     from .base import LatentModel
 
 SCHEMA_VERSION = 1
-_CONFIG_ATTRS = tuple(f.name for f in fields(ModelConfig) if f.name != "kind")
-_FLAG_ATTRS = ("obs_bias", "mean_centering")
+CONFIG_ATTRS = tuple(f.name for f in fields(ModelConfig) if f.name != "kind")
+FLAG_ATTRS = ("obs_bias", "mean_centering")
 
 
 def to_dataset(model: LatentModel) -> xr.Dataset:
@@ -43,36 +42,5 @@ def to_dataset(model: LatentModel) -> xr.Dataset:
         "seed": ("member", np.asarray(model.seeds, dtype=np.int64)),
     }
     attrs = {"model_schema_version": SCHEMA_VERSION, "model_kind": config.kind}
-    attrs |= {name: getattr(config, name) for name in _CONFIG_ATTRS}
+    attrs |= {name: getattr(config, name) for name in CONFIG_ATTRS}
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
-
-
-def from_dataset(ds: xr.Dataset, device: torch.device | str | None = None) -> LatentModel:
-    """Rebuild the model written by ``to_dataset``: identical parameters, dtype, seeds and step outputs."""
-    # Deferred: the registry imports the model classes, which import this module for to_dataset.
-    from .registry import model_class
-
-    version = ds.attrs.get("model_schema_version")
-    if version != SCHEMA_VERSION:
-        raise ValueError(
-            f"dataset has model_schema_version {version!r}, this dsr reads {SCHEMA_VERSION}; "
-            "write it with dsr.models.to_dataset"
-        )
-    missing = [name for name in ("model_kind", *_CONFIG_ATTRS) if name not in ds.attrs]
-    if missing or "seed" not in ds.coords:
-        raise ValueError(f"dataset lacks {missing or ['seed coordinate']}; write it with dsr.models.to_dataset")
-    cls = model_class(ds.attrs["model_kind"])
-    values = {name: ds.attrs[name] for name in _CONFIG_ATTRS}
-    # Flags may come back as numpy bools from some stores.
-    values |= {name: bool(values[name]) for name in _FLAG_ATTRS}
-    config = ModelConfig(kind=ds.attrs["model_kind"], **values)
-    dims = cls.all_param_dims(config)
-    missing, extra = sorted(dims.keys() - ds.data_vars.keys()), sorted(ds.data_vars.keys() - dims.keys())
-    if missing or extra:
-        raise ValueError(f"dataset variables do not fit its config (missing {missing}, unexpected {extra})")
-    params = {}
-    for name, names in dims.items():
-        if set(ds[name].dims) != {"member", *names}:
-            raise ValueError(f"variable {name} has dims {ds[name].dims}, expected {('member', *names)}")
-        params[name] = torch.tensor(ds[name].transpose("member", *names).values, device=device)
-    return cls(config, params, ds["seed"].values.tolist())

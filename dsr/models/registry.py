@@ -1,20 +1,33 @@
-"""The registry of model kinds and ``make_model``, the one way to build a freshly initialised ensemble."""
+"""The registry of model kinds and ``make_model``, the one way to build a freshly initialised ensemble.
+
+One torch class per kind of ``dsr.kinds``: ``LatentModel`` runs every kind from its normal form, so a
+class only names its kind.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import torch
+import xarray as xr
+
+from dsr.kinds import KINDS
 
 from .base import LatentModel
 from .config import ModelConfig
 from .initializers import member_seeds
-from .shallow import ClippedShallowPLRNN, ShallowPLRNN
-from .unitwise import ALRNN, PLRNN, DendPLRNN
+from .io import CONFIG_ATTRS, FLAG_ATTRS, SCHEMA_VERSION
+
+_CLASS_NAMES = {
+    "plrnn": "PLRNN", "shplrnn": "ShallowPLRNN", "clipped-shplrnn": "ClippedShallowPLRNN", "alrnn": "ALRNN",
+    "dendplrnn": "DendPLRNN",
+}
 
 MODELS: dict[str, type[LatentModel]] = {
-    cls.kind: cls for cls in (PLRNN, ShallowPLRNN, ClippedShallowPLRNN, ALRNN, DendPLRNN)
+    name: type(_CLASS_NAMES.get(name, name), (LatentModel,), {"kind": name, "spec": spec, "__doc__": spec.__doc__})
+    for name, spec in KINDS.items()
 }
+PLRNN, ShallowPLRNN, ClippedShallowPLRNN, ALRNN, DendPLRNN = (MODELS[name] for name in _CLASS_NAMES)
 
 
 def model_class(kind: str) -> type[LatentModel]:
@@ -75,3 +88,31 @@ def make_model(
         for name in members[0]
     }
     return cls(config, params, seed_list)
+
+
+def from_dataset(ds: xr.Dataset, device: torch.device | str | None = None) -> LatentModel:
+    """Rebuild the model written by ``to_dataset``: identical parameters, dtype, seeds and step outputs."""
+    version = ds.attrs.get("model_schema_version")
+    if version != SCHEMA_VERSION:
+        raise ValueError(
+            f"dataset has model_schema_version {version!r}, this dsr reads {SCHEMA_VERSION}; "
+            "write it with dsr.models.to_dataset"
+        )
+    missing = [name for name in ("model_kind", *CONFIG_ATTRS) if name not in ds.attrs]
+    if missing or "seed" not in ds.coords:
+        raise ValueError(f"dataset lacks {missing or ['seed coordinate']}; write it with dsr.models.to_dataset")
+    cls = model_class(ds.attrs["model_kind"])
+    values = {name: ds.attrs[name] for name in CONFIG_ATTRS}
+    # Flags may come back as numpy bools from some stores.
+    values |= {name: bool(values[name]) for name in FLAG_ATTRS}
+    config = ModelConfig(kind=ds.attrs["model_kind"], **values)
+    dims = cls.all_param_dims(config)
+    missing, extra = sorted(dims.keys() - ds.data_vars.keys()), sorted(ds.data_vars.keys() - dims.keys())
+    if missing or extra:
+        raise ValueError(f"dataset variables do not fit its config (missing {missing}, unexpected {extra})")
+    params = {}
+    for name, names in dims.items():
+        if set(ds[name].dims) != {"member", *names}:
+            raise ValueError(f"variable {name} has dims {ds[name].dims}, expected {('member', *names)}")
+        params[name] = torch.tensor(ds[name].transpose("member", *names).values, device=device)
+    return cls(config, params, ds["seed"].values.tolist())

@@ -42,7 +42,7 @@ class FitConfig(BaseModel):
     # forcing
     forcing: Forcing = Field("agtf", description="teacher forcing: adaptive GTF, GTF or sparse teacher forcing")
     alpha: float = Field(0.1, ge=0.0, le=1.0, description="GTF alpha (gtf), or its start when alpha_end is set")
-    alpha_end: float | None = Field(None, ge=0.0, le=1.0, description="gtf: anneal alpha exponentially to this value")
+    alpha_end: float | None = Field(None, ge=0.0, le=1.0, description="gtf: anneal alpha linearly over the epochs to this value")
     agtf_interval: int = Field(5, ge=1, description="agtf: batches between alpha estimates")
     agtf_decay: float = Field(0.98, ge=0.0, lt=1.0, description="agtf: decay factor towards a smaller estimate")
     tau: int | None = Field(None, ge=1, description="stf: forcing interval; default from the predictability time")

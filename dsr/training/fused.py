@@ -5,14 +5,11 @@
 Numba backward pass over all windows and members (:mod:`dsr.training.kernel_plrnn`), wrapped in a
 ``torch.autograd.Function``: the optimizer, gradient clipping and regularisers stay in torch.
 
-Each kind is mapped onto the kernel's unit form z_t = A ⊙ z̃ + V φ(U z̃) + h + C s_t (see the kernel's
-module doc) by a few torch operations on its parameters, so autograd carries the kernel's gradients
-back to the kind's own parameters (masks, products, transposes):
-
-- shPLRNN / clipped: V = W₁, U = W₂, θ = h₂, φ = [u + θ]_+ (− [u]_+ clipped);
-- PLRNN: V = W off-diagonal, U = I (repeat map) or the centring matrix I − 11ᵀ/M, φ = [u]_+;
-- AL-RNN: V = W, U = I, φ = u on the first M − P units, [u]_+ on the last P;
-- dendPLRNN: V_{m,(k,b)} = W_{mk} α_b, u_{(k,b)} = z_k (repeat map, r = B), θ_{(k,b)} = −H_{kb}, φ = [u + θ]_+.
+Every kind reaches the kernel through its normal form (``dsr.kinds``; ``LatentModel.normal_form``),
+whose columns are the kernel's units: the kernel's V is the normal form's V, with each column of a
+group weighted (V_{m,j} = V_{m,k(j)} w_j; the dendPLRNN's W α), Uᵀ its Uᵀ or, for U = I, the repeat map
+u_j = z_{⌊j/r⌋}, and θ, lin, ramp, clip its columns'. These are torch operations on the parameters, so
+autograd carries the kernel's gradients back to the kind's own parameters (masks, products, transposes).
 
 The observation model enters through the initial state z̃_0 = ``initial_state(x_0)`` (computed in torch,
 its gradient returned by the kernel), the forcing signals ``forcing_signal(x, partial)`` (data) and the
@@ -36,6 +33,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from dsr.kinds import KINDS
 from dsr.models import LatentModel
 from dsr.training import kernel_plrnn
 from dsr.training.lanes import lanes
@@ -45,75 +43,30 @@ UnitParams = tuple[Tensor, Tensor, Tensor, Tensor, Tensor]
 UnitCoefficients = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def _coefficients(lin: list[float], ramp: list[float], clip: list[float]) -> UnitCoefficients:
-    return tuple(np.asarray(c, dtype=np.float64) for c in (lin, ramp, clip))
-
-
-def _identity_u(model: LatentModel) -> Tensor:
-    """Uᵀ with no columns: the kernel's repeat map."""
-    A = model.A
-    return A.new_zeros(A.shape[0], A.shape[1], 0)
-
-
-def _shallow(model: LatentModel) -> tuple[UnitParams, UnitCoefficients]:
-    hidden = model.config.hidden
-    clip = 1.0 if model.clipped else 0.0
-    params = (model.A, model.W1, model.W2.transpose(1, 2), model.h2, model.h1)
-    return params, _coefficients([0.0] * hidden, [1.0] * hidden, [clip] * hidden)
-
-
-def _plrnn(model: LatentModel) -> tuple[UnitParams, UnitCoefficients]:
-    A = model.A
-    m = model.latent
-    if model.config.mean_centering:
-        centring = torch.eye(m, dtype=A.dtype, device=A.device) - 1.0 / m
-        ut = centring.expand(A.shape[0], m, m)
-    else:
-        ut = _identity_u(model)
-    params = (A, model._readout(), ut, A.new_zeros(A.shape), model.h)
-    return params, _coefficients([0.0] * m, [1.0] * m, [0.0] * m)
-
-
-def _alrnn(model: LatentModel) -> tuple[UnitParams, UnitCoefficients]:
-    A = model.A
-    linear, relus = model.latent - model.config.relus, model.config.relus
-    params = (A, model.W, _identity_u(model), A.new_zeros(A.shape), model.h)
-    return params, _coefficients([1.0] * linear + [0.0] * relus, [0.0] * linear + [1.0] * relus, [0.0] * model.latent)
-
-
-def _dendplrnn(model: LatentModel) -> tuple[UnitParams, UnitCoefficients]:
-    units = model.latent * model.config.bases
-    V = (model._readout().unsqueeze(-1) * model.alpha[:, None, None, :]).flatten(2)
-    params = (model.A, V, _identity_u(model), -model.H.flatten(1), model.h)
-    return params, _coefficients([0.0] * units, [1.0] * units, [0.0] * units)
-
-
-_UNIT_FORMS: dict[str, Callable[[LatentModel], tuple[UnitParams, UnitCoefficients]]] = {
-    "shplrnn": _shallow,
-    "clipped-shplrnn": _shallow,
-    "plrnn": _plrnn,
-    "alrnn": _alrnn,
-    "dendplrnn": _dendplrnn,
-}
-
-
 def unit_form(model: LatentModel) -> tuple[UnitParams, UnitCoefficients]:
-    """The model's unit form (module doc of ``dsr.training.kernel_plrnn``): (A, V, Uᵀ, θ, h) as tensors of
-    its parameters, and the coefficients (lin, ramp, clip) of its units."""
-    return _UNIT_FORMS[model.kind](model)
+    """The kernel's unit form of the model (module doc of ``dsr.training.kernel_plrnn``): (A, V, Uᵀ, θ, h) as
+    tensors of its parameters, and the coefficients (lin, ramp, clip) of its units."""
+    nf = model.normal_form()
+    A, V = nf.A, nf.V
+    if nf.group > 1:
+        if nf.UT is not None:
+            raise ValueError("the kernels repeat pre-activations only for U = I; a dense U takes one column per unit")
+        V = (V.unsqueeze(-1) * nf.weights[:, None]).flatten(2)
+    ut = A.new_zeros(A.shape[0], A.shape[1], 0) if nf.UT is None else nf.UT  # no columns: the repeat map
+    theta = A.new_zeros(A.shape[0], nf.columns) if nf.theta is None else nf.theta
+    return (A, V, ut, theta, nf.h), tuple(np.asarray(c, dtype=np.float64) for c in (nf.lin, nf.ramp, nf.clip))
 
 
 def fused_unsupported(model: LatentModel) -> str | None:
     """Why the fused kernel cannot train ``model`` (one line), or None when it can."""
-    if model.kind not in _UNIT_FORMS:
+    if model.kind not in KINDS:
         return f"there is no fused kernel for {model.kind} models"
     device = model.A.device
     if device.type == "cuda":
         from dsr.training.fused_cuda import cuda_unavailable
         from dsr.training.kernel_plrnn_cuda import unsupported
 
-        hidden = _UNIT_FORMS[model.kind](model)[0][3].shape[1]
-        return cuda_unavailable() or unsupported(model.latent, hidden)
+        return cuda_unavailable() or unsupported(model.latent, model.normal_form().columns)
     if device.type != "cpu":
         return f"the fused kernels run on the CPU and on CUDA GPUs, and the model is on {device}"
     return None
@@ -277,7 +230,7 @@ def fused_log_norms(model: LatentModel, states: Tensor, steps: int = kernel_plrn
     the windows in lanes, at the cost of a few model steps per state (``steps`` Lanczos steps, see
     ``kernel_plrnn.jacobian_log_norms``), instead of building E·S·T Jacobians in torch.
     """
-    (A, V, UT, theta, h), unit = _UNIT_FORMS[model.kind](model)
+    (A, V, UT, theta, h), unit = unit_form(model)
     dtype = kernel_dtype(A)
     arrays, unit = tuple(_array(p, dtype) for p in (A, V, UT, theta, h)), tuple(c.astype(dtype) for c in unit)
     zhat = _to_lanes(_array(states, dtype))
@@ -343,7 +296,7 @@ def _kernel_inputs(
     (float64), the series (inputs, targets, forcing signals; (E, S, T, ·)) and z̃_0 (E, S, M)."""
     if x.requires_grad or (s is not None and s.requires_grad):
         raise ValueError("the fused kernel treats data as constants; use kernel='autograd' for gradients with respect to x or s")
-    (A, V, UT, theta, h), unit = _UNIT_FORMS[model.kind](model)
+    (A, V, UT, theta, h), unit = unit_form(model)
     E, S, steps = x.shape[0], x.shape[1], x.shape[2] - 1
     if (s is None) != (model.config.inputs == 0):
         raise ValueError(f"this model has {model.config.inputs} external inputs, so pass s exactly when it has some")

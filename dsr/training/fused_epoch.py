@@ -40,17 +40,6 @@ from dsr.training.fused import in_parallel, kernel_dtype, unit_form
 from dsr.training.lanes import lanes
 from dsr.training.windows import WindowSampler
 
-# The unit form's parameters (A, V, Uᵀ, θ, h) per kind: the torch parameter each one is, and whether
-# it is stored transposed (Uᵀ of W2). None: not a parameter (the AL-RNN's and PLRNN's θ = 0, the
-# PLRNN's Uᵀ: the repeat map or the mean-centring matrix), taken from the unit form and never updated.
-# The PLRNN's V is its W with the diagonal masked out; W's diagonal stays 0 (no gradient reaches it),
-# so V = W as long as it starts at 0 (``fused_epoch_unsupported`` checks).
-_LAYOUTS: dict[str, tuple[tuple[str | None, bool], ...]] = {
-    "shplrnn": (("A", False), ("W1", False), ("W2", True), ("h2", False), ("h1", False)),
-    "clipped-shplrnn": (("A", False), ("W1", False), ("W2", True), ("h2", False), ("h1", False)),
-    "alrnn": (("A", False), ("W", False), (None, False), (None, False), ("h", False)),
-    "plrnn": (("A", False), ("W", False), (None, False), (None, False), ("h", False)),
-}
 _FORCING_CODES = {"gtf": 0, "agtf": 1, "stf": 2}
 
 
@@ -58,9 +47,9 @@ def fused_epoch_unsupported(model: LatentModel, config: FitConfig, kernel: str) 
     """Why whole epochs cannot run compiled for this fit (one line), or None when they can."""
     if kernel != "fused" or model.A.device.type != "cpu":
         return "whole compiled epochs run on the CPU's fused kernel path"
-    if model.kind not in _LAYOUTS:
+    if model.spec.trained is None:
         return f"the {model.kind} unit form is not its own parameters"
-    if getattr(model, "offdiagonal", False) and torch.diagonal(model.W.detach(), dim1=1, dim2=2).any():
+    if model.spec.offdiagonal and torch.diagonal(model.W.detach(), dim1=1, dim2=2).any():
         return "the PLRNN's W has a nonzero diagonal, which its unit form masks"
     if model.config.observation != "identity" or model.config.inputs or config.l2:
         return "the affine observation, external inputs and the L2 term train batch by batch"
@@ -77,7 +66,7 @@ class FusedEpoch:
         self.model, self.optimizer, self.sampler, self.forcing, self.config = model, optimizer, sampler, forcing, config
         self.dtype = kernel_dtype(model.A)
         self.values = np.ascontiguousarray(sampler.values.numpy(), dtype=self.dtype)
-        self.layout = _LAYOUTS[model.kind]
+        self.layout = model.spec.trained
         obs = model.observation
         self.initial_map = getattr(obs, "L", None)  # (E, M − N, N) when M > N
 
@@ -179,7 +168,7 @@ class FusedEpoch:
         settings = np.array([float(group["lr"]), beta1, beta2, group["eps"], c.grad_clip or 0.0, c.agtf_decay])
         counters = np.array([
             step0, forcing.batches, c.agtf_interval, _FORCING_CODES[forcing.kind], kernel_plrnn.LANCZOS_STEPS,
-            int(getattr(model, "offdiagonal", False)),
+            int(model.spec.offdiagonal),
         ])
         trained = np.array([t is not None for t in tensors], np.float64)
         unit = tuple(c.astype(self.dtype) for c in unit_form(model)[1])  # each epoch: experiments vary them

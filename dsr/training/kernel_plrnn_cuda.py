@@ -24,15 +24,7 @@ Checks without a GPU (``tests/test_kernels.py``): Numba's CUDA simulator runs th
 against autograd, untyped; ``cuda.compile_ptx`` with NVVM from pip's ``nvidia-cuda-nvcc-cu12`` (in the
 test extra) types and compiles them for the argument types ``CudaLoss`` passes.
 
-Speed on an H100 (float32, S = 16, T̃ = 200; README, Performance), the training step recorded as a CUDA
-graph around the two kernels: one model 1.8 ms per iteration (clipped shPLRNN M=3 L=50) and 3.1 ms
-(AL-RNN M=20 P=2), E = 16 1.9 and 3.2 ms; E = 4 096 104 and 227 ms, slower than the graph of autograd's
-operations (61 and 37 ms): once the blocks no longer fit on the card at once, every window pays its
-steps' synchronisations and shared-memory reductions in full. Two other designs were slower: one thread
-per window with per-thread scratch in global memory (21–26 ms for one model), and one thread per window
-with registers and thread-local arrays, the parameter gradients formed afterwards as batched matrix
-products (12–13 ms for one model, 46 ms at E = 4 096; moving its sums from thread-local arrays into
-registers changed that little, so the latency of each thread's chain of loads presumably sets it).
+Measurements on an H100 and the designs that were slower: ``docs/gpu.md``.
 """
 
 from __future__ import annotations

@@ -16,23 +16,19 @@ from torch import Tensor
 
 from dsr.models import LatentModel
 from dsr.parallel.training import newton_member_losses
-from dsr.training.config import FitConfig
-from dsr.training.graphed import GraphedStep, StepFunction, graph_unsupported
+from dsr.training.graphed import GraphedStep, StepFunction
 from dsr.training.loss import l2_penalty, member_losses
+from dsr.training.paths import TrainingPath, path_named
 
 
-def replays_graph(model: LatentModel, kernel: str) -> bool:
-    """Whether the step on ``kernel``'s path is recorded as a CUDA graph: always on the graph path, and
-    on the fused path where a graph can hold it (a GPU; not the affine observation's pseudo-inverse)."""
-    return kernel == "graph" or (kernel == "fused" and graph_unsupported(model) is None)
+def replays_graph(model: LatentModel, kernel: TrainingPath | str) -> bool:
+    """Whether the step on ``kernel``'s path is recorded as a CUDA graph (``TrainingPath.replays_graph``)."""
+    return path_named(kernel).replays_graph(model)
 
 
-def make_optimizer(model: LatentModel, lr: float, kernel: str) -> torch.optim.RAdam:
-    """RAdam over the model's parameters; replayable (capturable, tensor learning rate) where the step is."""
-    if not replays_graph(model, kernel):
-        return torch.optim.RAdam(model.parameters(), lr=lr)
-    ref = next(model.parameters())
-    return torch.optim.RAdam(model.parameters(), lr=torch.tensor(lr, dtype=ref.dtype, device=ref.device), capturable=True)
+def make_optimizer(model: LatentModel, lr: float, kernel: TrainingPath | str) -> torch.optim.RAdam:
+    """RAdam over the model's parameters on ``kernel``'s path (``TrainingPath.make_optimizer``)."""
+    return path_named(kernel).make_optimizer(model, lr)
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, value: float) -> None:
@@ -44,7 +40,7 @@ def set_learning_rate(optimizer: torch.optim.Optimizer, value: float) -> None:
             group["lr"] = value
 
 
-def optimizer_state_for(state: dict, model: LatentModel, kernel: str) -> dict:
+def optimizer_state_for(state: dict, model: LatentModel, kernel: TrainingPath | str) -> dict:
     """A saved optimizer ``state`` dict made loadable for ``model`` on ``kernel``'s path (a shallow copy).
 
     ``load_state_dict`` takes the saved groups' settings, so a state saved on one path would carry
@@ -70,23 +66,32 @@ def member_grad_norms(model: LatentModel) -> Tensor:
     return torch.linalg.vector_norm(torch.cat(grads, dim=1), dim=1)
 
 
-def time_parallel_options(config: FitConfig) -> dict | None:
-    """The Newton solve's options for ``--time-parallel newton`` (None when off): that path runs on autograd."""
-    if config.time_parallel == "off":
-        return None
-    return {"solver": config.newton_solver, "max_iter": config.newton_max_iter}
+class EagerStep:
+    """A step run as it is written (the CPU paths): the interface of ``GraphedStep`` without a graph."""
+
+    def __init__(self, step: StepFunction) -> None:
+        self._step = step
+
+    def __call__(self, x: Tensor, s: Tensor | None, alphas: list[Tensor | float]) -> tuple[Tensor, Tensor]:
+        return self._step(x, s, alphas)
+
+    def invalidate(self) -> None:
+        """Nothing recorded, nothing to forget (``GraphedStep.invalidate``)."""
+
+
+Step = EagerStep | GraphedStep
 
 
 def make_step(
     model: LatentModel,
     optimizer: torch.optim.Optimizer,
-    kernel: str,
+    kernel: TrainingPath | str,
     *,
     partial: bool = True,
     l2: float = 0.0,
     grad_clip: float | None = None,
     newton: dict | None = None,
-) -> StepFunction:
+) -> Step:
     """The step ``(x, s, alphas) -> (loss (E,), grad norm (E,))`` on ``kernel``'s path.
 
     Loss: :func:`dsr.training.loss.member_losses` (+ ``l2`` times the L2 penalty); each member's
@@ -95,7 +100,8 @@ def make_step(
     Both outputs are detached; where the step is replayed they are the graph's outputs, overwritten by
     the next step.
     """
-    loss_kernel = "fused" if kernel == "fused" else "autograd"
+    path = path_named(kernel)
+    loss_kernel = path.loss
 
     def step(x: Tensor, s: Tensor | None, alphas: list[Tensor | float]) -> tuple[Tensor, Tensor]:
         if newton is None:
@@ -113,4 +119,4 @@ def make_step(
         optimizer.step()
         return loss.detach(), grad_norm.detach()
 
-    return GraphedStep(step, model, optimizer) if replays_graph(model, kernel) else step
+    return GraphedStep(step, model, optimizer) if path.replays_graph(model) else EagerStep(step)

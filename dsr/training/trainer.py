@@ -1,4 +1,4 @@
-"""The training loop: batches, forcing, RAdam, evaluation, checkpoints, rollback, resume.
+"""The training loop: batches, forcing, RAdam, evaluation, rollback; checkpoints and progress by callbacks.
 
 One :class:`Trainer` trains all E members of an ensemble in one batched computation. Members
 stay independent: each has its own windows and noise (:class:`WindowSampler`), its own α
@@ -6,26 +6,28 @@ stay independent: each has its own windows and noise (:class:`WindowSampler`), i
 (RAdam) is elementwise. So member e of an ensemble follows the fit of a single model with
 member e's seed (up to floating-point reassociation in batched products).
 
-Each batch is one :func:`dsr.training.step.make_step` step on the fastest path that supports the
-model (``config.kernel``; the rule is :func:`dsr.training.paths.resolve_kernel`): the fused kernels
-or the CUDA graph, else the autograd reference. The path taken is written to the run store's
-root attrs as ``kernel`` and shown in the progress line. On the CPU's fused path, where the fit
-allows it, a whole epoch runs as compiled calls instead (:mod:`dsr.training.fused_epoch`; the same
-steps, tested equal to this loop).
+Each batch is one step of the training path chosen once for the fit (``config.kernel``; the rule is
+:func:`dsr.training.paths.choose_path`): the fused kernels or the CUDA graph, else the autograd
+reference. On the CPU's fused path, where the fit allows it, a whole epoch runs as compiled calls
+instead (:mod:`dsr.training.fused_epoch`; the same steps, tested equal to this loop).
+
+The trainer reads and writes no files: what happens around the epochs — writing checkpoints to a run
+store (:class:`dsr.checkpoints.RunStoreCheckpoints`), reporting progress, changing the schedule in an
+experiment — are :class:`Callback` objects, called at the start, at each epoch's start and end and on
+an interruption; a callback may end training early with :meth:`Trainer.request_stop`.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import xarray as xr
 
-from dsr import runstore
 from dsr.data import TimeSeries
 from dsr.errors import FitDiverged
 from dsr.evaluation import evaluate
@@ -33,12 +35,8 @@ from dsr.models import LatentModel, from_dataset
 from dsr.signals import deferred_interrupts
 from dsr.training.config import FitConfig
 from dsr.training.forcing import ForcingSchedule
-from dsr.training.fused import torch_threads_for
-from dsr.training.fused_epoch import FusedEpoch, fused_epoch_unsupported
-from dsr.training.graphed import GraphedStep
-from dsr.training.paths import resolve_kernel
-from dsr.training.state import optimizer_from_dataset, optimizer_to_dataset
-from dsr.training.step import make_optimizer, make_step, optimizer_state_for, set_learning_rate, time_parallel_options
+from dsr.training.paths import path_for_fit
+from dsr.training.step import optimizer_state_for, set_learning_rate
 from dsr.training.windows import WindowSampler
 
 EVAL_METRICS = ("d_stsp", "d_h", "pe")
@@ -65,12 +63,39 @@ class Snapshot:
 ProgressCallback = Callable[[dict], None]
 
 
+class Callback:
+    """Hooks around the epochs (module doc); each does nothing unless a subclass overrides it."""
+
+    def on_start(self, trainer: Trainer) -> None:
+        """Before the first epoch of this run (also of a resumed one)."""
+
+    def on_epoch_start(self, trainer: Trainer) -> None:
+        """Before epoch ``trainer.epoch`` (0-based) trains: schedule changes go here."""
+
+    def on_epoch_end(self, trainer: Trainer, record: dict, snapshot: Snapshot) -> None:
+        """After an epoch: its history record (with metrics where it was evaluated) and the state after it."""
+
+    def on_interrupt(self, trainer: Trainer, snapshot: Snapshot) -> None:
+        """On Ctrl-C (a second one waits until this returns): the state after the last complete epoch."""
+
+
+class Progress(Callback):
+    """Calls ``report`` with each epoch's record, the epoch count, the best D_stsp so far and the path."""
+
+    def __init__(self, report: ProgressCallback) -> None:
+        self.report = report
+
+    def on_epoch_end(self, trainer: Trainer, record: dict, snapshot: Snapshot) -> None:
+        best = float(np.min(trainer.best_score))
+        self.report({**record, "epochs": trainer.config.epochs, "best_d_stsp": best, "kernel": trainer.kernel})
+
+
 PE_STARTS = 2_000
 """Evenly spaced starts of PE during training (an estimate for the history; the final metrics use every point)."""
 
 
 class Trainer:
-    """Trains ``model`` on ``train`` and selects checkpoints by D_stsp on ``test``; writes to ``store``."""
+    """Trains ``model`` on ``train`` and selects checkpoints by D_stsp on ``test``; ``callbacks`` see every epoch."""
 
     def __init__(
         self,
@@ -78,32 +103,25 @@ class Trainer:
         train: TimeSeries,
         test: TimeSeries,
         config: FitConfig,
-        store: str,
         tau: int | None = None,
-        progress: ProgressCallback | None = None,
+        callbacks: Sequence[Callback] = (),
     ) -> None:
         self.model = model
         self.test = test
         self.config = config
-        self.store = store
-        self.progress = progress or (lambda info: None)
+        self.callbacks = list(callbacks)
         ref = next(model.parameters())
         self.sampler = WindowSampler(
             train.values, train.inputs, config.sequence_length, config.batch_size, list(model.seeds),
             noise=config.noise, dtype=ref.dtype, device=ref.device,
         )
-        newton = time_parallel_options(config)
-        self.kernel = "autograd" if newton else resolve_kernel(model, config.kernel)
-        self.optimizer = make_optimizer(model, config.lr_start, self.kernel)
-        self.step = make_step(
-            model, self.optimizer, self.kernel, partial=config.partial_forcing, l2=config.l2, grad_clip=config.grad_clip,
-            newton=newton,
-        )
+        self.path = path_for_fit(model, config)
+        self.kernel = self.path.name
+        self.optimizer = self.path.make_optimizer(model, config.lr_start)
+        self.step = self.path.make_step(model, self.optimizer, partial=config.partial_forcing, l2=config.l2, grad_clip=config.grad_clip)
         self.forcing = ForcingSchedule(config, model.ensemble, tau)
         # Whole epochs as compiled calls where they can run (the per-batch loop below stays the reference).
-        self.fused_epoch = None
-        if fused_epoch_unsupported(model, config, self.kernel) is None:
-            self.fused_epoch = FusedEpoch(model, self.optimizer, self.sampler, self.forcing, config)
+        self.fused_epoch = self.path.compiled_epochs(model, self.optimizer, self.sampler, self.forcing, config)
         self.epoch = 0
         self.lr_scale = 1.0
         self.rollbacks = 0
@@ -112,7 +130,7 @@ class Trainer:
         self.best_epoch = np.full(model.ensemble, -1)
         self.best_params = model.to_dataset()
         self.started = time.perf_counter()
-        self.saved_at: float | None = None  # when the last checkpoint was written
+        self.stop_requested = False
 
     # ----- schedule -------------------------------------------------------------------------------
 
@@ -149,7 +167,7 @@ class Trainer:
             # Checked after the update (a graph replays the whole step); the rollback undoes it.
             if not torch.isfinite(loss).all():
                 raise Diverged(f"non-finite loss in epoch {self.epoch + 1}")
-            self.forcing.after_batch(self.model, x, self.kernel)
+            self.forcing.after_batch(self.model, x, self.path.loss)
             losses.append(loss.clone())
             norms.append(grad_norm.clone())
         return {
@@ -176,49 +194,12 @@ class Trainer:
         with torch.no_grad():
             for mine, saved in zip(self.model.parameters(), restored.parameters(), strict=True):
                 mine.copy_(saved)
-        self.optimizer.load_state_dict(optimizer_state_for(copy.deepcopy(snap.optimizer), self.model, self.kernel))
-        if isinstance(self.step, GraphedStep):
-            self.step.invalidate()  # the loaded state tensors are new ones, which the graph does not read
+        self.optimizer.load_state_dict(optimizer_state_for(copy.deepcopy(snap.optimizer), self.model, self.path))
+        self.step.invalidate()  # the loaded state tensors are new ones, which a recorded graph does not read
         self.sampler.load_state(snap.sampler)
         self.forcing.load_state(copy.deepcopy(snap.forcing))
         self.epoch, self.lr_scale, self.rollbacks = snap.epoch, snap.lr_scale, snap.rollbacks
         self.history = list(snap.history)
-
-    def save(self, snap: Snapshot) -> None:
-        """Write the snapshot as checkpoint ``last`` with its training state, plus best and history, as one unit."""
-        state = optimizer_to_dataset(snap.optimizer).assign_attrs(
-            epoch=snap.epoch, sampler=snap.sampler, forcing=snap.forcing, lr_scale=snap.lr_scale,
-            rollbacks=snap.rollbacks, best_score=self.best_score.tolist(), best_epoch=self.best_epoch.tolist(),
-        )
-        self.saved_at = time.perf_counter()
-        runstore.write_checkpoint(
-            self.store,
-            {
-                f"{runstore.PARAMS}/last": snap.params.assign_attrs(epoch=snap.epoch),
-                f"{runstore.STATE}/last": state,
-                f"{runstore.PARAMS}/best": self.best_params.assign_attrs(epoch=self.best_epoch.tolist()),
-                runstore.HISTORY: history_dataset(snap.history, self.model.ensemble),
-            },
-            epoch=snap.epoch,
-        )
-
-    def load(self) -> None:
-        """Continue from the store's ``last`` checkpoint (resume)."""
-        state = runstore.read_group(self.store, f"{runstore.STATE}/last")
-        params = runstore.read_group(self.store, f"{runstore.PARAMS}/last")
-        device = next(self.model.parameters()).device
-        history = history_records(runstore.read_group(self.store, runstore.HISTORY))
-        self.best_params = runstore.read_group(self.store, f"{runstore.PARAMS}/best")
-        self.best_score = np.asarray(state.attrs["best_score"], dtype=float)
-        self.best_epoch = np.asarray(state.attrs["best_epoch"], dtype=int)
-        self.restore(
-            Snapshot(
-                epoch=int(state.attrs["epoch"]), params=params, optimizer=optimizer_from_dataset(state, device),
-                sampler=state.attrs["sampler"], forcing=state.attrs["forcing"], lr_scale=float(state.attrs["lr_scale"]),
-                rollbacks=int(state.attrs["rollbacks"]), history=history,
-            )
-        )
-        self.started = time.perf_counter() - (history[-1]["time"] if history else 0.0)
 
     # ----- evaluation -----------------------------------------------------------------------------
 
@@ -236,24 +217,23 @@ class Trainer:
 
     # ----- the loop -------------------------------------------------------------------------------
 
-    def run(self) -> None:
-        runstore.update_attrs(self.store, kernel=self.kernel)
-        with torch_threads_for(self.kernel):
-            self._run_epochs()
+    def request_stop(self) -> None:
+        """End training after the current epoch (a callback's way to stop a run early)."""
+        self.stop_requested = True
 
-    def _checkpoint_due(self) -> bool:
-        """At an evaluation: write a checkpoint if it is the first or the last epoch's, or if at least
-        ``checkpoint_seconds`` passed since the last one (a checkpoint costs 0.2–0.5 s of Zarr writes,
-        as much as an evaluation; a resume from an older one recomputes the same epochs exactly)."""
-        c = self.config
-        last = self.saved_at is None or self.epoch == c.epochs
-        return last or time.perf_counter() - self.saved_at >= c.checkpoint_seconds
+    def run(self) -> None:
+        for callback in self.callbacks:
+            callback.on_start(self)
+        with self.path.threads():
+            self._run_epochs()
 
     def _run_epochs(self) -> None:
         c = self.config
         snap = self.snapshot()
         try:
-            while self.epoch < c.epochs:
+            while self.epoch < c.epochs and not self.stop_requested:
+                for callback in self.callbacks:
+                    callback.on_epoch_start(self)
                 try:
                     stats = self.train_epoch()
                 except Diverged as err:
@@ -275,14 +255,12 @@ class Trainer:
                     record |= self.evaluate()
                 self.history.append(record)
                 snap = self.snapshot()
-                if "d_stsp" in record and self._checkpoint_due():
-                    self.save(snap)
-                self.progress(
-                    {**record, "epochs": c.epochs, "best_d_stsp": float(np.min(self.best_score)), "kernel": self.kernel}
-                )
+                for callback in self.callbacks:
+                    callback.on_epoch_end(self, record, snap)
         except KeyboardInterrupt:
-            with deferred_interrupts():  # a second Ctrl-C waits for the save
-                self.save(snap)
+            with deferred_interrupts():  # a second Ctrl-C waits for the callbacks (a checkpoint being written)
+                for callback in self.callbacks:
+                    callback.on_interrupt(self, snap)
             raise
 
 

@@ -23,7 +23,7 @@ from dsr.analysis import metrics
 from dsr.analysis.pwl import KINDS as PIECEWISE_LINEAR
 from dsr.data import TimeSeries
 from dsr.models import LatentModel
-from dsr.numba_face import numba_face
+from dsr.numba_face import normal_form_faces
 
 
 def shared_tensor(values: np.ndarray, model: LatentModel) -> torch.Tensor:
@@ -50,10 +50,10 @@ def latent_run(model: LatentModel, z0: torch.Tensor, steps: int, transient: int 
 
 
 def _per_member(run: Callable[[int, Any], np.ndarray], model: LatentModel) -> np.ndarray:
-    """run(e, face) for each member e and its Numba face (float64, from the current parameters),
+    """run(e, face) for each member e and its Numba face (float64, from the model's normal form),
     stacked; on threads, one per core, as the faces' kernels release the GIL."""
-    params = model.to_dataset()
-    faces = [numba_face(params, e) for e in range(model.ensemble)]
+    with torch.no_grad():
+        faces = normal_form_faces(model.normal_form(), model.kind)
     with ThreadPoolExecutor(max(1, min(len(faces), os.cpu_count() or 1))) as pool:
         return np.stack(list(pool.map(run, range(len(faces)), faces)))
 

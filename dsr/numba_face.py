@@ -43,3 +43,27 @@ def numba_face(ds: xr.Dataset, member: int = 0) -> Any:
         return pwl.from_params(kind, arrays, relus=int(ds.attrs.get("relus", 0)), mean_centering=bool(ds.attrs.get("mean_centering", False)))
     except ValueError as err:
         raise DsrError(f"model parameters: {err}") from None
+
+
+def normal_form_faces(nf: Any, kind: str) -> list[Any]:
+    """The Numba face of every member of a normal form (``dsr.kinds.NormalForm``, numpy or torch arrays).
+
+    Built from the model's own normal form (``LatentModel.normal_form``), so that a free run follows
+    exactly the maths the model trains with (also where an experiment changed it), without the round
+    trip through a parameter Dataset.
+    """
+    from dataclasses import fields, replace
+
+    from dsr.analysis import pwl
+
+    def member(value: Any, e: int) -> Any:
+        if value is None or isinstance(value, np.ndarray) and value.ndim == 1:
+            return value  # absent, or a column constant
+        value = value.detach().cpu().numpy() if hasattr(value, "detach") else value
+        return np.asarray(value[e : e + 1], dtype=np.float64)
+
+    arrays = [f.name for f in fields(nf) if f.name not in ("lin", "ramp", "clip", "group")]
+    return [
+        pwl.PWLModel(kind, pwl.from_normal_form(replace(nf, **{n: member(getattr(nf, n), e) for n in arrays})))
+        for e in range(nf.A.shape[0])
+    ]

@@ -20,7 +20,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from dsr.models.forcing import interpolate
+from dsr.models.interpolation import interpolate
 
 
 @runtime_checkable

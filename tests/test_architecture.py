@@ -39,7 +39,14 @@ def test_systems_and_analysis_import_no_torch_and_nothing_of_dsr_but_systems(fol
     for path in _files(folder):
         names = imports(path)
         assert not _under(names, ("torch", "xarray", "zarr", "dash", "plotly")), path
-        assert all(n.startswith(("dsr.systems", "dsr.analysis")) for n in names if n.startswith("dsr")), (path, names)
+        # dsr.kinds: the kinds' torch-free definitions, which the Numba face evaluates on numpy arrays.
+        assert all(n.startswith(("dsr.systems", "dsr.analysis", "dsr.kinds")) for n in names if n.startswith("dsr")), (path, names)
+
+
+def test_the_kinds_import_no_torch_at_module_level() -> None:
+    for path in _files("dsr/kinds"):
+        names = imports(path, top_level_only=True)
+        assert not _under(names, ("torch", "xarray", "dsr.models", "dsr.training")), path
 
 
 def test_the_app_imports_neither_torch_nor_the_training_code() -> None:

@@ -1,7 +1,7 @@
 """The Numba face of the PLRNN-family models: one normal form for every piecewise-linear kind.
 
-Every kind of ``dsr.models`` is the map (``dsr/models/base.py``; reference note
-models_training_metrics.md §1, §5.1)
+Every kind of ``dsr.kinds`` is the map (its normal form, ``dsr/kinds/normal_form.py``; Hess et al., ICML
+2023; Brenner et al., NeurIPS 2024; regions and their affine maps as in Eisenmann et al., NeurIPS 2023)
 
     z' = A ⊙ z + V φ(U z) + h,
 

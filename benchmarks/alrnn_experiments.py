@@ -1,8 +1,8 @@
-"""Two AL-RNN (M=20, P=2) experiments of the fit issue that change training in ways `dsr fit` has no option for.
+"""Two AL-RNN (M=20, P=2) experiments that change training in ways `dsr fit` has no option for.
 
 Both start from ALRNN-DSR's Lorenz-63 recipe (``sweep_defaults.LAB_STF``: STF τ = 16, noise 0.05,
 RAdam 1e-3 → 1e-5 over 2 000 epochs) on the reference pair (`lorenz63_noisy_train.npy` against
-`lorenz63_test.npy`), with ``--seeds`` members in one ensemble, and report the fit issue's protocol on
+`lorenz63_test.npy`), with ``--seeds`` members in one ensemble, and report the protocol of ``benchmarks/reconstruct.py`` on
 the best checkpoints (README, Fitting):
 
 - ``tau-growth``: the forcing interval grows geometrically from 16 to 46, the data's predictability

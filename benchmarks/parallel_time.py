@@ -79,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
-    torch.backends.cuda.matmul.allow_tf32 = False  # dense combines need full precision (reference note §3)
+    torch.backends.cuda.matmul.allow_tf32 = False  # dense combines need full precision: TF32 rounds products to 10 bits
     series = simulate("lorenz63", max(args.lengths) + 1, noise=0.05, seed=1)["x"].values.astype(np.float64)
     print(f"device {args.device}, {args.dtype}, torch threads {torch.get_num_threads()}, Newton budget {args.max_iter}")
     print("| model | T | α | Newton steps | converged | max dev. | Newton s | sequential torch s | fused CPU forward s | seq / Newton | fused / Newton |")

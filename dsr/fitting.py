@@ -14,7 +14,6 @@ import hashlib
 import os
 import platform
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -24,9 +23,10 @@ import xarray as xr
 
 from dsr import __version__, checkpoints, runstore
 from dsr.checkpoints import RunStoreCheckpoints
-from dsr.data import TimeSeries, load
+from dsr.data import TimeSeries
 from dsr.errors import DsrError
-from dsr.evaluation import evaluate, free_run
+from dsr.evaluation import checkpoint_metrics, free_run
+from dsr.fitdata import prepare_data
 from dsr.models import LatentModel, from_dataset, make_model
 from dsr.signals import deferred_interrupts
 from dsr.training.config import FitConfig
@@ -74,32 +74,6 @@ def versions() -> dict[str, str]:
         "dsr": __version__, "torch": torch.__version__, "numpy": np.__version__, "xarray": xr.__version__,
         "zarr": zarr.__version__, "python": platform.python_version(),
     }
-
-
-def _standardize(ts: TimeSeries, mean: np.ndarray, scale: np.ndarray) -> TimeSeries:
-    return replace(ts, values=(ts.values - mean) / scale)
-
-
-def prepare_data(config: FitConfig, data: Path, test: Path | None) -> tuple[TimeSeries, TimeSeries, np.ndarray, np.ndarray]:
-    """Training and test series, standardized with the training statistics, and those statistics."""
-    series = load(data, var=config.var, inputs=config.inputs)
-    if test is not None and config.test_trials:
-        raise DsrError("--test-trials and a --test store both choose the test set; pass one of them")
-    if config.test_trials:
-        train, held_out = series.hold_out_trials(config.test_trials)
-    elif test is None:
-        train, held_out = series.split(config.test_fraction)
-    else:
-        train, held_out = series, load(test, var=config.var, inputs=config.inputs)
-        if held_out.variables != train.variables:
-            raise DsrError(f"test store variables {held_out.variables} differ from the data's {train.variables}; pass matching stores")
-    train.require_length(config.sequence_length + 1, what="sequence length (+1)")
-    held_out.require_length(config.pe_steps + 2, what="PE horizon")
-    flat = train.values.reshape(-1, train.n_variables)
-    mean, scale = flat.mean(axis=0), flat.std(axis=0)
-    if not np.all(scale > 0):
-        raise DsrError("a variable is constant over the training part; drop it or use a longer training part")
-    return _standardize(train, mean, scale), _standardize(held_out, mean, scale), mean, scale
 
 
 MIN_TEST_STEPS = 320
@@ -366,24 +340,6 @@ def _run(trainer: Trainer, path: Path, status: StatusCallback | None = None) -> 
 def parameter_count(model: LatentModel) -> int:
     """Trainable parameters of one member."""
     return int(sum(p[0].numel() for p in model.parameters()))
-
-
-def checkpoint_metrics(models: dict[str, LatentModel], test: TimeSeries, steps: int | None, pe_steps: int) -> xr.Dataset:
-    """D_stsp, D_H, PE of each checkpoint's members; attr ``best_member``: lowest D_stsp of the first checkpoint."""
-    scores = {name: evaluate(model, test, steps, pe_steps) for name, model in models.items()}
-    first = next(iter(scores.values()))
-    metrics = xr.Dataset(
-        {name: (("checkpoint", "member"), np.stack([scores[c][name] for c in scores])) for name in first},
-        coords={"checkpoint": np.array(list(scores), dtype=object), "member": np.arange(len(first["d_stsp"]))},
-    )
-    d_stsp = first["d_stsp"]
-    metrics.attrs = {
-        "best_member": int(np.argmin(np.where(np.isfinite(d_stsp), d_stsp, np.inf))),
-        "pe_steps": pe_steps,
-        "steps": steps,
-        "protocol": "free run from each test trial's first point, 25 % transient dropped, compared with the test set",
-    }
-    return metrics
 
 
 def finish(trainer: Trainer, path: Path, status: StatusCallback | None = None) -> None:

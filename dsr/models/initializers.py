@@ -2,7 +2,7 @@
 
 Every draw comes from one member's own ``torch.Generator`` and is made in float64 on the CPU, so a
 member depends only on its seed (not on the ensemble around it, the dtype or the device).
-Sources (reference note §1.5): GTF-shPLRNN ``src/models/initialization.jl``, ``src/models/affine.jl``;
+Sources: the code of Hess et al., ICML 2023, GTF-shPLRNN ``src/models/initialization.jl``, ``src/models/affine.jl``;
 ALRNN-DSR ``initialization.jl``; Flux's ``glorot_uniform`` / ``kaiming_normal``.
 """
 

@@ -57,7 +57,7 @@ def make_model(
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> LatentModel:
-    """An ensemble of E freshly initialised models of one kind (published initialisations, note §1.5).
+    """An ensemble of E freshly initialised models of one kind (the published initialisations of each kind's module in ``dsr.kinds``).
 
     Sizes: ``hidden`` L (shplrnn, clipped-shplrnn), ``relus`` P (alrnn), ``bases`` B (dendplrnn),
     ``inputs`` K (any kind). Members: see ``initializers.member_seeds`` (``seeds`` list/int or

@@ -24,7 +24,7 @@ ParaRNN: Danieli et al., arXiv 2510.21450). The solver kinds differ only in Ã_t
 - ``pwl``: for piecewise-linear models, Ã_t and b̃_t are the affine map of z_{t−1}^k's region, so a step
   is the rollout with the activation pattern frozen at the previous iterate's. Once the pattern of the
   new iterate equals the one it was computed with, the iterate *is* the trajectory (round-off aside):
-  the solve stops on that integer test, confirmed by the residual (reference note §4.1).
+  the solve stops on that integer test, confirmed by the residual (for a piecewise-linear map Newton's linearisation is the map itself within a region; Eisenmann et al., NeurIPS 2023).
 
 Every Newton step makes at least one more time step exact (causality; ELK's Prop. 1), so the exact
 trajectory is reached within T steps in exact arithmetic; in practice the scan is accurate only when

@@ -77,6 +77,8 @@ class ZooModel(nn.Module):
     fitted_by: ClassVar[str] = "gradient"
     # Parameters left out of gradient training (fixed at initialisation or solved in closed form).
     fixed: ClassVar[tuple[str, ...]] = ()
+    # Of those, the ones not fitted to data at all (a random reservoir, a stored context): not counted as parameters.
+    unfitted: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ZooConfig, params: Mapping[str, Tensor], seeds: Sequence[int]) -> None:
         """Build from parameters with a leading member dim (use ``make_zoo_model`` or ``from_dataset``)."""

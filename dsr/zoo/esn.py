@@ -35,6 +35,7 @@ class ESN(ObservedInputModel):
     defaults = {"reservoir": 300, "spectral_radius": 0.9, "leak": 1.0, "degree": 6, "input_scale": 0.1,
                 "ridge": 1e-6, "washout": 100}
     fixed = ("W", "Win", "b", "Wout", "bout")
+    unfitted = ("W", "Win", "b")
 
     @classmethod
     def internal_size(cls, n_obs: int, options: Mapping[str, Option]) -> int:

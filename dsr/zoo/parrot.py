@@ -25,6 +25,7 @@ class Parrot(ZooModel):
     fitted_by = "none"
     defaults = {"context": 1}
     fixed = ("keys", "values")
+    unfitted = ("keys", "values")
 
     @classmethod
     def state_size(cls, n_obs: int, options: Mapping[str, Option]) -> int:

@@ -140,6 +140,7 @@ class Executor:
     """
 
     def __init__(self, scheduler: str | None = None, jobs: int | None = None) -> None:
+        import dask
         from distributed import Client, LocalCluster
 
         if jobs is not None and jobs < 1:
@@ -150,10 +151,13 @@ class Executor:
                 cores = os.cpu_count() or 1
                 self.jobs = jobs or cores
                 self.threads = max(1, cores // self.jobs)
-                self.cluster = LocalCluster(
-                    n_workers=self.jobs, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
-                    silence_logs=logging.ERROR,
-                )
+                # Saturation 1: a worker holds only the task it runs, the rest wait at the scheduler in
+                # priority order (with dask's default of 1.1 a worker takes two, and ran later ones first).
+                with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+                    self.cluster = LocalCluster(
+                        n_workers=self.jobs, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
+                        silence_logs=logging.ERROR,
+                    )
                 self.client = Client(self.cluster)
             else:
                 self.threads = 1
@@ -192,8 +196,8 @@ class Executor:
         """Submit ``tasks`` (each fit with this executor's kernel threads) and yield their outcomes as they finish.
 
         ``on_poll(keys)`` is called every ``poll`` seconds while tasks are pending (to show progress);
-        when it returns True the remaining tasks are cancelled (a time budget is spent). A task whose
-        workers died too often is reported as failed.
+        when it returns True (a time budget is spent) the tasks no worker has started are cancelled, and
+        those running are waited for. A task whose workers died too often is reported as failed.
         """
         from distributed import wait
 
@@ -215,7 +219,11 @@ class Executor:
                 for future in done:
                     yield self._outcome(future, futures[future])
                 if on_poll is not None and pending and on_poll([f.key for f in pending]):
-                    break
+                    started = {key for keys in self.client.processing().values() for key in keys}
+                    queued = {f for f in pending if f.key not in started}
+                    for future in queued:
+                        future.cancel()
+                    pending -= queued
         finally:
             for future in pending:
                 future.cancel()

@@ -81,7 +81,8 @@ def run_sweep(
     Fits whose run store is finished are skipped (resume); a failed or diverged fit is recorded in
     the table and the others go on. ``--overwrite`` deletes an earlier sweep in ``folder`` first.
     At ``deadline`` (a ``time.monotonic()`` value), or after it as soon as one fit has finished, the
-    fits not finished yet are cancelled and stay ``pending`` in the table, whose status becomes ``stopped``. With ``grow`` the spec may add fits
+    fits no worker has started are cancelled (they stay ``pending`` in the table, whose status becomes
+    ``stopped``); those running finish. With ``grow`` the spec may add fits
     after those of the sweep in ``folder`` (``dsr fit --search`` adds a candidate).
     """
     from dsr.runstore import locked, now
@@ -129,8 +130,7 @@ def run_sweep(
                 state.done += 1
                 state.failed += outcome.status == "failed"
                 save("running")
-                if show():
-                    break
+                show()
             finished = "stopped" if len(rows) < len(tasks) else "finished"
         finally:
             save(finished)

@@ -4,7 +4,8 @@
    its first 1 − test_fraction of every trial) is written to ``<out>/<name>-search/train.zarr``.
 2. Candidates are fitted on it with fewer epochs (:data:`SHORT`, at most the full fit's), each
    holding out the last ``test_fraction`` of the training part as validation, on a Dask cluster
-   (:mod:`dsr.sweep.executor`), until the budget (minutes) is spent: first the default and one
+   (:mod:`dsr.sweep.executor`), starting candidates until the budget (minutes) is spent (those running
+   then finish): first the default and one
    variant per choice (:func:`one_factor_variants`: model family, size M/L/P, forcing, learning
    rate, observation noise), then, budget left, the combination of every choice that beat the default.
 3. Each candidate is judged by its best member's D_stsp and D_H on the validation part: the winner

@@ -498,5 +498,5 @@ def from_normal_form(nf) -> np.ndarray:  # noqa: ANN001 - a dsr.kinds.NormalForm
         np.r_[theta[ramps], np.zeros(len(clips))],
         np.r_[nf.ramp[ramps] * weights[ramps], -nf.clip[clips] * weights[clips]],
     )
-    u = None if nf.UT is None else np.asarray(nf.UT[0]).T
+    u = None if nf.U is None else np.asarray(nf.U[0])
     return pack(nf.A[0], nf.V[0], u, nf.h[0], linear, bits)

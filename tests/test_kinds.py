@@ -44,7 +44,7 @@ def test_the_face_of_the_models_normal_form_is_the_face_of_its_stored_parameters
 
 def _leaky_normal_form(p, relus: int = 0, mean_centering: bool = False) -> NormalForm:  # noqa: ANN001
     m = p["A"].shape[-1]
-    return NormalForm(A=p["A"], V=p["W"], UT=None, theta=None, h=p["h"], lin=np.full(m, 0.1), ramp=np.full(m, 0.9), clip=np.zeros(m))
+    return NormalForm(A=p["A"], V=p["W"], U=None, theta=None, h=p["h"], lin=np.full(m, 0.1), ramp=np.full(m, 0.9), clip=np.zeros(m))
 
 
 LEAKY = Kind("leaky-plrnn", DIMS, _leaky_normal_form, KINDS["alrnn"].init_dynamics,

@@ -22,7 +22,7 @@ from .plrnn import DIMS
 def normal_form(p: Mapping[str, Array], relus: int = 0, mean_centering: bool = False) -> NormalForm:
     m = p["A"].shape[-1]
     relu = np.r_[np.zeros(m - relus), np.ones(relus)]
-    return NormalForm(A=p["A"], V=p["W"], UT=None, theta=None, h=p["h"], lin=1.0 - relu, ramp=relu, clip=np.zeros(m))
+    return NormalForm(A=p["A"], V=p["W"], U=None, theta=None, h=p["h"], lin=1.0 - relu, ramp=relu, clip=np.zeros(m))
 
 
 def init_dynamics(config, gen, data_range):  # noqa: ANN001, ANN201 - Kind.init_dynamics

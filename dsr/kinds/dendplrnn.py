@@ -27,7 +27,7 @@ def normal_form(p: Mapping[str, Array], relus: int = 0, mean_centering: bool = F
     members, m, b = H.shape
     ones, zeros = np.ones(m * b), np.zeros(m * b)
     return NormalForm(
-        A=p["A"], V=offdiagonal(p["W"]), UT=None, theta=-H.reshape(members, m * b), h=p["h"],
+        A=p["A"], V=offdiagonal(p["W"]), U=None, theta=-H.reshape(members, m * b), h=p["h"],
         lin=zeros, ramp=ones, clip=zeros, group=b, weights=broadcast(alpha[:, None, :], (members, m, b)),
     )
 

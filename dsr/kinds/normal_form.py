@@ -31,13 +31,13 @@ import numpy as np
 from .arrays import Array
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a torch step builds one per call, and frozen fields cost time to set
 class NormalForm:
     """One ensemble's normal form (module doc); arrays lead with the member dim E."""
 
     A: Array  # (E, M)
     V: Array  # (E, M, P)
-    UT: Array | None  # (E, M, P): Uᵀ; None: U = I
+    U: Array | None  # (E, P, M); None: U = I
     theta: Array | None  # (E, H): θ; None: 0
     h: Array  # (E, M)
     lin: np.ndarray  # (H,) constants

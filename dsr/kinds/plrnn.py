@@ -27,8 +27,8 @@ def offdiagonal(w: Array) -> Array:
 def normal_form(p: Mapping[str, Array], relus: int = 0, mean_centering: bool = False) -> NormalForm:
     A = p["A"]
     m = A.shape[-1]
-    ut = broadcast(constant("centring", np.eye(m) - 1.0 / m, A), (A.shape[0], m, m)) if mean_centering else None
-    return NormalForm(A=A, V=offdiagonal(p["W"]), UT=ut, theta=None, h=p["h"], lin=np.zeros(m), ramp=np.ones(m), clip=np.zeros(m))
+    u = broadcast(constant("centring", np.eye(m) - 1.0 / m, A), (A.shape[0], m, m)) if mean_centering else None
+    return NormalForm(A=A, V=offdiagonal(p["W"]), U=u, theta=None, h=p["h"], lin=np.zeros(m), ramp=np.ones(m), clip=np.zeros(m))
 
 
 def init_dynamics(config, gen, data_range):  # noqa: ANN001, ANN201 - Kind.init_dynamics

@@ -24,7 +24,7 @@ def _normal_form(clipped: bool):
         hidden = p["h2"].shape[-1]
         ones, zeros = np.ones(hidden), np.zeros(hidden)
         return NormalForm(
-            A=p["A"], V=p["W1"], UT=p["W2"].swapaxes(-1, -2), theta=p["h2"], h=p["h1"],
+            A=p["A"], V=p["W1"], U=p["W2"], theta=p["h2"], h=p["h1"],
             lin=zeros, ramp=ones, clip=ones if clipped else zeros,
         )
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
+import numpy as np
 import torch
 import xarray as xr
 from torch import Tensor, nn
 
 from dsr.kinds import Kind, NormalForm
-from dsr.kinds.arrays import constant
 
 from .config import SIZE_MEANINGS, ModelConfig
 from .interpolation import interpolate
@@ -115,84 +115,96 @@ class LatentModel(nn.Module):
 
     def normal_form(self) -> NormalForm:
         """The kind's normal form of the current parameters (differentiable; ``dsr.kinds``)."""
-        dynamics = {name: getattr(self, name) for name in self.spec.dynamics_dims}
+        parameters = self._parameters  # the registered parameters by name (nn.Module's __getattr__ is slow)
+        dynamics = {name: parameters[name] for name in self.spec.dynamics_dims}
         return self.spec.normal_form(dynamics, self.config.relus, self.config.mean_centering)
 
     @property
     def pattern_size(self) -> int:
         """Length of the activation pattern returned by ``pattern``."""
-        return self.normal_form().pattern_size
+        return self._columns(self.normal_form()).pattern_size
+
+    def _columns(self, nf: NormalForm) -> _Columns:
+        """The normal form's column constants as tensors, made once per kind definition, config, dtype
+        and device (a step asks for them at every call; an experiment's callback may swap ``spec``)."""
+        A = nf.A
+        cached = self.__dict__.get("_columns_cache")
+        if cached is None or cached[0] is not self.spec or cached[1] is not self.config or cached[2] != (A.dtype, A.device):
+            cached = (self.spec, self.config, (A.dtype, A.device), _Columns(nf, A))
+            self.__dict__["_columns_cache"] = cached
+        return cached[3]
 
     @staticmethod
     def _preactivation(nf: NormalForm, z: Tensor) -> Tensor:
         """u = U z (P pre-activations)."""
-        return z if nf.UT is None else matvec(nf.UT.transpose(-1, -2), z)
+        return z if nf.U is None else matvec(nf.U, z)
 
-    @staticmethod
-    def _coefficient(name: str, values, like: Tensor) -> Tensor | None:  # noqa: ANN001 - numpy constants
-        """A column coefficient as a tensor; None where it is 1 everywhere (no product needed)."""
-        return None if (values == 1.0).all() else constant(name + values.tobytes().hex(), values, like)
+    def _theta(self, nf: NormalForm, u: Tensor) -> Tensor | None:
+        """θ per column, shaped to broadcast against u (grouped as (P, r) when r > 1)."""
+        if nf.theta is None:
+            return None
+        return per_member(nf.theta.reshape(u.shape[0], -1, nf.group) if nf.group > 1 else nf.theta, u)
 
     def _activation(self, nf: NormalForm, u: Tensor) -> Tensor:
         """φ̄(u): each column's lin u + ramp [u + θ]_+ − clip [u]_+, weighted and summed per group."""
-        E, r = u.shape[0], nf.group
-        theta = None if nf.theta is None else per_member(nf.theta.reshape(E, -1, r) if r > 1 else nf.theta, u)
+        cols, r = self._columns(nf), nf.group
+        theta = self._theta(nf, u)
         x = u.unsqueeze(-1) if r > 1 else u
+        if cols.switch is not None:  # every column linear or a ReLU at 0 (the AL-RNN): one selection
+            return torch.where(cols.switch, torch.relu(x), x)
         phi = None
-        for name, values, term in (
-            ("lin", nf.lin, lambda: x),
-            ("ramp", nf.ramp, lambda: torch.relu(x if theta is None else x + theta)),
-            ("clip", nf.clip, lambda: -torch.relu(x)),
-        ):
-            if not values.any():
-                continue
-            coefficient = self._coefficient(name, values.reshape(-1, r) if r > 1 else values, u)
-            value = term() if coefficient is None else coefficient * term()
-            phi = value if phi is None else phi + value
+        if cols.lin_on:
+            phi = x if cols.lin is None else cols.lin * x
+        if cols.ramp_on:
+            ramp = torch.relu(x if theta is None else x + theta)
+            ramp = ramp if cols.ramp is None else cols.ramp * ramp
+            phi = ramp if phi is None else phi + ramp
+        if cols.clip_on:
+            clip = torch.relu(x) if cols.clip is None else cols.clip * torch.relu(x)
+            phi = -clip if phi is None else phi - clip
         if phi is None:
             phi = torch.zeros_like(x)
         return (per_member(nf.weights, u) * phi).sum(dim=-1) if r > 1 else phi
 
     def _pattern(self, nf: NormalForm, u: Tensor) -> Tensor:
-        E, r = u.shape[0], nf.group
-        theta = None if nf.theta is None else per_member(nf.theta.reshape(E, -1, r) if r > 1 else nf.theta, u)
+        cols, r = self._columns(nf), nf.group
+        theta = self._theta(nf, u)
         x = u.unsqueeze(-1) if r > 1 else u
         bits = []
-        if nf.ramp.any():
+        if cols.ramp_on:
             shifted = (x if theta is None else x + theta) > 0
             shifted = shifted.flatten(start_dim=-2) if r > 1 else shifted
-            bits.append(shifted if nf.ramp.all() else shifted[..., nf.ramp_columns])
-        if nf.clip.any():
+            bits.append(shifted if cols.ramp_everywhere else shifted[..., cols.ramp_columns])
+        if cols.clip_on:
             positive = (u > 0).repeat_interleave(r, dim=-1) if r > 1 else u > 0
-            bits.append(positive if nf.clip.all() else positive[..., nf.clip_columns])
+            bits.append(positive if cols.clip_everywhere else positive[..., cols.clip_columns])
         return bits[0] if len(bits) == 1 else torch.cat(bits, dim=-1)
 
     def _slope_offset(self, nf: NormalForm, pattern: Tensor) -> tuple[Tensor, Tensor]:
         """(ḡ, c̄) with φ̄(u) = ḡ ⊙ u + c̄ in region ``pattern``, each (E, *batch, P)."""
-        dtype, r, n_ramp = self.A.dtype, nf.group, len(nf.ramp_columns)
+        cols, r, dtype = self._columns(nf), nf.group, self.A.dtype
         columns = (*pattern.shape[:-1], nf.columns)
 
-        def spread(bits: Tensor, where) -> Tensor:  # noqa: ANN001 - the bits' columns
+        def spread(bits: Tensor, everywhere: bool, where: Tensor) -> Tensor:
             bits = bits.to(dtype)
-            if len(where) == nf.columns:
+            if everywhere:
                 return bits
             full = bits.new_zeros(columns)
             full[..., where] = bits
             return full
 
-        ramp_on = spread(pattern[..., :n_ramp], nf.ramp_columns)
-        ramp, lin = self._coefficient("ramp", nf.ramp, ramp_on), nf.lin
-        g = ramp_on if ramp is None else ramp * ramp_on
-        if lin.any():
-            g = g + constant("lin" + lin.tobytes().hex(), lin, g)
-        if nf.clip.any():
-            clip_on = spread(pattern[..., n_ramp:], nf.clip_columns)
-            clip = self._coefficient("clip", nf.clip, clip_on)
-            g = g - (clip_on if clip is None else clip * clip_on)
+        n_ramp = cols.ramp_columns.shape[0]
+        ramp_on = spread(pattern[..., :n_ramp], cols.ramp_everywhere, cols.ramp_columns)
+        g = ramp_on if cols.ramp is None else cols.ramp * ramp_on
+        if cols.lin_on:
+            g = g + (1.0 if cols.lin is None else cols.lin)
+        if cols.clip_on:
+            clip_on = spread(pattern[..., n_ramp:], cols.clip_everywhere, cols.clip_columns)
+            g = g - (clip_on if cols.clip is None else cols.clip * clip_on)
         if nf.theta is None:
             c = torch.zeros_like(g)
         else:
-            shifted = ramp_on if ramp is None else ramp * ramp_on
+            shifted = ramp_on if cols.ramp is None else cols.ramp * ramp_on
             c = shifted * per_member(nf.theta, shifted)
         if r > 1:
             weights = per_member(nf.weights, pattern)
@@ -201,9 +213,9 @@ class LatentModel(nn.Module):
 
     def _coupling(self, nf: NormalForm, g: Tensor) -> Tensor:
         """V diag(ḡ) U, (E, *batch, M, M)."""
-        if nf.UT is None:
+        if nf.U is None:
             return per_member(nf.V, g) * g.unsqueeze(-2)
-        return torch.einsum("eml,e...l,elk->e...mk", nf.V, g, nf.UT.transpose(-1, -2))
+        return torch.einsum("eml,e...l,elk->e...mk", nf.V, g, nf.U)
 
     # ----- sizes ----------------------------------------------------------------------------------
 
@@ -336,6 +348,32 @@ class LatentModel(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.config}, ensemble={self.ensemble}"
+
+
+class _Columns:
+    """A normal form's column constants (lin, ramp, clip) as tensors, and which terms and bits exist.
+
+    Coefficients that are 1 on every column are None (no product); ``switch`` is set when every column
+    is either linear (lin 1) or a ReLU at 0 (ramp 1, no θ, no clip), where φ is one selection.
+    """
+
+    def __init__(self, nf: NormalForm, like: Tensor) -> None:
+        lin, ramp, clip, r = nf.lin, nf.ramp, nf.clip, nf.group
+
+        def tensor(values: np.ndarray) -> Tensor | None:
+            if (values == 1.0).all():
+                return None
+            return like.new_tensor(values.reshape(-1, r) if r > 1 else values)
+
+        self.lin_on, self.ramp_on, self.clip_on = bool(lin.any()), bool(ramp.any()), bool(clip.any())
+        self.lin, self.ramp, self.clip = tensor(lin), tensor(ramp), tensor(clip)
+        self.ramp_everywhere, self.clip_everywhere = bool(ramp.all()), bool(clip.all())
+        self.ramp_columns = torch.as_tensor(nf.ramp_columns, device=like.device)
+        self.clip_columns = torch.as_tensor(nf.clip_columns, device=like.device)
+        self.pattern_size = nf.pattern_size
+        binary = np.isin(lin, (0.0, 1.0)).all() and np.isin(ramp, (0.0, 1.0)).all()
+        selection = binary and r == 1 and nf.theta is None and not self.clip_on and (lin + ramp == 1.0).all()
+        self.switch = torch.as_tensor(ramp == 1.0, device=like.device) if selection else None
 
 
 def _check_parameters(

@@ -49,10 +49,10 @@ def unit_form(model: LatentModel) -> tuple[UnitParams, UnitCoefficients]:
     nf = model.normal_form()
     A, V = nf.A, nf.V
     if nf.group > 1:
-        if nf.UT is not None:
+        if nf.U is not None:
             raise ValueError("the kernels repeat pre-activations only for U = I; a dense U takes one column per unit")
         V = (V.unsqueeze(-1) * nf.weights[:, None]).flatten(2)
-    ut = A.new_zeros(A.shape[0], A.shape[1], 0) if nf.UT is None else nf.UT  # no columns: the repeat map
+    ut = A.new_zeros(A.shape[0], A.shape[1], 0) if nf.U is None else nf.U.transpose(1, 2)  # no columns: the repeat map
     theta = A.new_zeros(A.shape[0], nf.columns) if nf.theta is None else nf.theta
     return (A, V, ut, theta, nf.h), tuple(np.asarray(c, dtype=np.float64) for c in (nf.lin, nf.ramp, nf.clip))
 

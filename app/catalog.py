@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 from dsr import runstore
 from dsr.errors import DsrError
+from dsr.bench.leaderboard import STORE_KIND as LEADERBOARD_KIND
 from dsr.sweep.store import STORE_KIND as SWEEP_KIND
 from dsr.zarrstore import is_zarr_store
 
@@ -33,7 +34,7 @@ class StoreEntry:
 
     name: str
     path: Path
-    kind: str  # "run", "sweep" (a sweep's table), "data" or "unreadable"
+    kind: str  # "run", "sweep" (a sweep's table), "leaderboard" (a bench's), "data" or "unreadable"
     error: str = ""
 
 
@@ -78,7 +79,8 @@ def _kind(path: Path) -> tuple[str, str]:
     except (OSError, ValueError) as err:  # ValueError: DsrError and json's decode error
         return "unreadable", f"zarr.json cannot be read ({err})"
     kind = attrs.get("dsr_store")
-    return ("run" if kind == runstore.STORE_KIND else "sweep" if kind == SWEEP_KIND else "data"), ""
+    known = {runstore.STORE_KIND: "run", SWEEP_KIND: "sweep", LEADERBOARD_KIND: "leaderboard"}
+    return known.get(kind, "data"), ""
 
 
 def scan(root: Path) -> list[StoreEntry]:

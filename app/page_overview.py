@@ -79,17 +79,28 @@ def data_table(entries: list[catalog.StoreEntry]) -> html.Table | html.Div:
     )
 
 
+def _store_links(entries: list[catalog.StoreEntry], store: str, page: str, header: str, table_id: str, empty: str) -> html.Table | html.Div:
+    """A table of links to the pages of ``entries`` (stores named ``<folder>/<store>``), or the note ``empty``."""
+    if not entries:
+        return note(empty)
+    rows = [html.Tr(html.Td(dcc.Link(e.name.removesuffix("/" + store), href=f"/{page}/" + quote(e.name)))) for e in entries]
+    return html.Table([html.Thead(html.Tr([html.Th(header)])), html.Tbody(rows)], className="runs", id=table_id)
+
+
+def leaderboard_table(entries: list[catalog.StoreEntry]) -> html.Table | html.Div:
+    """Links to the benches' leaderboards under ROOT."""
+    return _store_links(entries, "leaderboard.zarr", "leaderboard", "bench", "leaderboards-table",
+                        "no leaderboards here: `dsr bench DATA.zarr -o ROOT/NAME` writes one")
+
+
 def sweep_table(entries: list[catalog.StoreEntry]) -> html.Table | html.Div:
     """Links to the sweeps under ROOT (their tables)."""
-    if not entries:
-        return note("no sweeps here: `dsr sweep SPEC.toml -o ROOT/NAME` writes one")
-    rows = [html.Tr(html.Td(dcc.Link(e.name.removesuffix("/sweep.zarr"), href="/sweep/" + quote(e.name)))) for e in entries]
-    return html.Table([html.Thead(html.Tr([html.Th("sweep")])), html.Tbody(rows)], className="runs", id="sweeps-table")
+    return _store_links(entries, "sweep.zarr", "sweep", "sweep", "sweeps-table", "no sweeps here: `dsr sweep SPEC.toml -o ROOT/NAME` writes one")
 
 
 def layout(root: Path) -> html.Div:
     entries = catalog.scan(root)
-    runs = [e for e in entries if e.kind not in ("data", "sweep")]
+    runs = [e for e in entries if e.kind not in ("data", "sweep", "leaderboard")]
     sort = {"column": "created", "descending": True}
     return html.Div(
         [
@@ -105,6 +116,7 @@ def layout(root: Path) -> html.Div:
                 html.Div(runs_table([summarize(e) for e in runs], sort, "", set()), id="runs-container"),
             ),
             card("Sweeps", sweep_table([e for e in entries if e.kind == "sweep"])),
+            card("Leaderboards", leaderboard_table([e for e in entries if e.kind == "leaderboard"])),
             card("Data stores", data_table([e for e in entries if e.kind == "data"])),
             dcc.Store(id="runs-sort", data=sort),
             dcc.Store(id="runs-selected", data=[]),
@@ -116,7 +128,7 @@ def layout(root: Path) -> html.Div:
 
 def refresh(root: Path, trigger: str | None, query: str, sort: dict, selected: list[str], signature: list) -> tuple:
     """(table, signature): redrawn on a filter or sort change, or when a store changed; else no_update."""
-    runs = [e for e in catalog.scan(root) if e.kind not in ("data", "sweep")]
+    runs = [e for e in catalog.scan(root) if e.kind not in ("data", "sweep", "leaderboard")]
     new = [list(s) for s in catalog.signature(runs)]
     if trigger == "runs-refresh" and new == signature:
         return no_update, no_update

@@ -1,7 +1,8 @@
 """The Dash app: routing between the overview, run, compare and data pages, and serving it.
 
 URLs: ``/`` (runs, sweeps and data stores), ``/run/<name>``, ``/compare?run=<name>&run=<name>``,
-``/data/<name>``, ``/sweep/<name>`` (a sweep's table, ``<sweep>/sweep.zarr``), where ``<name>`` is a store's path relative to ROOT. Every name goes
+``/data/<name>``, ``/sweep/<name>`` (a sweep's table, ``<sweep>/sweep.zarr``), ``/leaderboard/<name>`` (a bench's,
+``<bench>/leaderboard.zarr``), where ``<name>`` is a store's path relative to ROOT. Every name goes
 through :func:`dsr.app.catalog.resolve`; the app only reads.
 """
 
@@ -13,7 +14,7 @@ from urllib.parse import parse_qs
 
 from dash import Dash, Input, Output, dcc, html, set_props
 
-from dsr.app import page_compare, page_data, page_overview, page_run, page_sweep
+from dsr.app import page_compare, page_data, page_leaderboard, page_overview, page_run, page_sweep
 from dsr.app.components import card, error_card, guarded, note
 from dsr.app.style import CSS
 from dsr.errors import DsrError
@@ -36,6 +37,8 @@ def route(root: Path, pathname: str | None, search: str | None) -> html.Div:
         return guarded("Data", lambda: page_data.layout(root, path.removeprefix("/data/")))
     if path.startswith("/sweep/"):
         return guarded("Sweep", lambda: page_sweep.layout(root, path.removeprefix("/sweep/")))
+    if path.startswith("/leaderboard/"):
+        return guarded("Leaderboard", lambda: page_leaderboard.layout(root, path.removeprefix("/leaderboard/")))
     if path == "/compare":
         return guarded("Compare", lambda: page_compare.layout(root, parse_qs((search or "").lstrip("?")).get("run", [])))
     return card("Not found", note(f"no page at {path}"), dcc.Link("back to the runs", href="/"))
@@ -91,6 +94,7 @@ def create_app(root: str | Path) -> Dash:
     page_run.register(app, root)
     page_data.register(app, root)
     page_sweep.register(app)
+    page_leaderboard.register(app)
     return app
 
 

@@ -38,7 +38,7 @@ class RunStoreCheckpoints(Callback):
         self.save(trainer, snapshot)
 
     def _due(self, trainer: Trainer) -> bool:
-        last = self.saved_at is None or trainer.epoch == trainer.config.epochs
+        last = self.saved_at is None or trainer.epoch == trainer.config.epochs or trainer.stop_requested
         return last or time.perf_counter() - self.saved_at >= trainer.config.checkpoint_seconds
 
     def save(self, trainer: Trainer, snap: Snapshot) -> None:

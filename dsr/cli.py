@@ -391,6 +391,27 @@ def sweep_command(
     _print_json(result) if json_ else print_summary(result)
 
 
+@app.command("bench")
+def bench_command(
+    data: Annotated[Path, typer.Argument(help="Data store every family is fitted on.")],
+    test: Annotated[Optional[Path], typer.Option(help="Held-out test store (default: the last test_fraction of the data).")] = None,
+    models: Annotated[str, typer.Option(help="Comma-separated families (default, alrnn and the zoo's: rnn, lstm, ...), or all.")] = "all",
+    fits: Annotated[int, typer.Option(help="Fits per family, with seeds 0, 100, 200, ...")] = 5,
+    budget: Annotated[float, typer.Option(help="Minutes of training per fit (the same for every family).")] = 10.0,
+    jobs: Annotated[Optional[int], typer.Option(help="Fits at once (worker processes of the local cluster; default: one per core).")] = None,
+    out: Annotated[Optional[Path], typer.Option("-o", "--out", help="Bench folder (default: bench/<data name>): run stores, fit table, leaderboard; rerun to resume.")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="An existing Dask cluster: tcp://HOST:PORT or a scheduler file.")] = None,
+    lyapunov_steps: Annotated[int, typer.Option(help="Steps of each model's Lyapunov spectrum (λ1, D_KY).")] = 2_000,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Fit every model family on the same data with the same wall-clock budget per fit; write and print a leaderboard."""
+    from dsr.bench.command import bench, print_table
+
+    result = bench(data, test, models, fits, budget, jobs, out, scheduler, quiet, lyapunov_steps)
+    _print_json(result) if json_ else print_table(result)
+
+
 @app.command("evaluate")
 def evaluate_command(
     run: Annotated[Path, typer.Argument(help="Run store.")],

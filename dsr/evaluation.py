@@ -72,6 +72,10 @@ def free_run(
     return model.observe(z).cpu().numpy(), z.cpu().numpy()
 
 
+PREDICTION_CHUNK = 2_048
+"""Starts that torch's ``generate`` predicts from at once (the bound on its memory)."""
+
+
 @torch.no_grad()
 def _predictions(model: LatentModel, starts: np.ndarray, k: int, inputs: np.ndarray | None) -> np.ndarray:
     """k-step predictions (E, B, N) from every start point (B, N): by the Numba faces without inputs
@@ -82,8 +86,13 @@ def _predictions(model: LatentModel, starts: np.ndarray, k: int, inputs: np.ndar
         z0 = model.initial_state(x).detach().cpu().double().numpy()
         z = _per_member(lambda e, face: face.ahead(z0[e], k), model)
         return model.observe(torch.as_tensor(z, dtype=x.dtype, device=x.device)).cpu().numpy()
-    z = model.generate(k + 1, x0=x, s=None if inputs is None else shared_tensor(inputs, model))
-    return model.observe(z[:, :, -1]).cpu().numpy()
+    # In chunks of starts: a run keeps all k + 1 states of every start (a 303-unit ESN from 10⁵ test points: 10 GB).
+    parts = []
+    for lo in range(0, len(starts), PREDICTION_CHUNK):
+        window = None if inputs is None else shared_tensor(inputs[lo : lo + PREDICTION_CHUNK], model)
+        z = model.generate(k + 1, x0=x[:, lo : lo + PREDICTION_CHUNK], s=window)
+        parts.append(model.observe(z[:, :, -1]).cpu().numpy())
+    return np.concatenate(parts, axis=1)
 
 
 def _hellinger_or_worst(truth: np.ndarray, generated: np.ndarray) -> float:

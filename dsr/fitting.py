@@ -29,7 +29,7 @@ from dsr.evaluation import checkpoint_metrics, free_run
 from dsr.fitdata import prepare_data
 from dsr.models import LatentModel, from_dataset, make_model
 from dsr.signals import deferred_interrupts
-from dsr.training.config import FitConfig
+from dsr.training.config import ZOO_KINDS, FitConfig
 from dsr.training.forcing import predictability_tau
 from dsr.training.paths import choose_path
 from dsr.training.trainer import Callback, Progress, ProgressCallback, Trainer
@@ -133,6 +133,8 @@ def _free_memory() -> int | None:
 
 def build_model(config: FitConfig, train: TimeSeries, device: torch.device) -> LatentModel:
     """The freshly initialised ensemble for ``config`` (member e has seed config.seed + e)."""
+    if config.model in ZOO_KINDS:
+        return _zoo_model(config, train, device)
     try:
         return make_model(
             config.model,
@@ -148,6 +150,22 @@ def build_model(config: FitConfig, train: TimeSeries, device: torch.device) -> L
             data_range=(float(train.values.min()), float(train.values.max())),
             dtype=getattr(torch, config.dtype),
             device=device,
+        )
+    except ValueError as err:
+        raise DsrError(str(err)) from None
+
+
+def _zoo_model(config: FitConfig, train: TimeSeries, device: torch.device) -> LatentModel:
+    """A zoo family's ensemble (``dsr.zoo``): options from the data (dt, context), then ``model_options``."""
+    from dsr.zoo import ZOO, make_zoo_model
+
+    if train.inputs is not None:
+        raise DsrError(f"{config.model} takes no external inputs; fit it without --inputs")
+    options = ZOO[config.model].data_options(torch.as_tensor(train.values), train.dt) | dict(config.model_options)
+    try:
+        return make_zoo_model(
+            config.model, train.n_variables, ensemble=config.ensemble, seeds=config.seed, dtype=getattr(torch, config.dtype),
+            device=device, **options,
         )
     except ValueError as err:
         raise DsrError(str(err)) from None
@@ -187,8 +205,12 @@ def fit(
     config = config or FitConfig()
     data = Path(data)
     train, held_out, mean, scale = prepare_data(config, data, None if test is None else Path(test))
-    if config.latent is None:
-        # Store the resolved size, not "default".
+    if config.model in ZOO_KINDS and config.forcing == FitConfig.model_fields["forcing"].default:
+        # aGTF's α estimate needs the Jacobian products along the windows, M derivatives of every step of a non-PWL
+        # model: the zoo's recurrent families train under GTF with --alpha (0.1), as Hess et al. (2023) trained baselines.
+        config = config.model_copy(update={"forcing": "gtf"})
+    if config.latent is None and config.model not in ZOO_KINDS:
+        # Store the resolved size, not "default" (a zoo family's comes from its options).
         config = config.model_copy(update={"latent": train.n_variables})
     device = resolve_device(config)
     require_sizes(config, train.n_variables, device)
@@ -338,8 +360,9 @@ def _run(trainer: Trainer, path: Path, status: StatusCallback | None = None) -> 
 
 
 def parameter_count(model: LatentModel) -> int:
-    """Trainable parameters of one member."""
-    return int(sum(p[0].numel() for p in model.parameters()))
+    """Parameters of one member fitted to the data (a zoo family's fixed reservoir or stored context are not)."""
+    unfitted = getattr(model, "unfitted", ())
+    return int(sum(p[0].numel() for name, p in model.named_parameters() if name not in unfitted))
 
 
 def finish(trainer: Trainer, path: Path, status: StatusCallback | None = None) -> None:
@@ -365,16 +388,18 @@ def trajectory_dataset(model: LatentModel, member: int, test: TimeSeries, min_st
     steps = max(test.n_time, min_steps)
     inputs = None if test.inputs is None else np.resize(test.inputs[0], (steps // 4 + steps, test.inputs.shape[-1]))
     obs, latent = free_run(model, test.values[0, 0], steps, steps // 4, inputs)
-    with torch.no_grad():
-        ref = next(model.parameters())
-        # Every member's pattern of its own states (the member axis must match the parameters'), then ``member``'s.
-        pattern = model.pattern(torch.as_tensor(latent, dtype=ref.dtype, device=ref.device))[member]
+    data_vars = {
+        "x": (("time", "variable"), obs[member].astype(np.float32)),
+        "z": (("time", "latent"), latent[member].astype(np.float32)),
+    }
+    if hasattr(model, "pattern"):  # piecewise-linear kinds: the linear region of every state (zoo models have none)
+        with torch.no_grad():
+            ref = next(model.parameters())
+            # Every member's pattern of its own states (the member axis must match the parameters'), then ``member``'s.
+            pattern = model.pattern(torch.as_tensor(latent, dtype=ref.dtype, device=ref.device))[member]
+        data_vars["pattern"] = (("time", "unit"), pattern.cpu().numpy().astype(np.uint8))
     return xr.Dataset(
-        {
-            "x": (("time", "variable"), obs[member].astype(np.float32)),
-            "z": (("time", "latent"), latent[member].astype(np.float32)),
-            "pattern": (("time", "unit"), pattern.cpu().numpy().astype(np.uint8)),
-        },
+        data_vars,
         coords={
             "time": ("time", (steps // 4 + np.arange(steps)) * test.dt, {"long_name": "time since the start of the free run"}),
             "variable": np.array(test.variables, dtype=object),

@@ -138,3 +138,17 @@ def build_stores(base: Path) -> Path:
     (root / "link.zarr").symlink_to(base / "outside.zarr")
     done.touch()
     return root
+
+
+class InProcess:
+    """The sweep executor's interface, running each fit here one after another (a real cluster is test_sweep's)."""
+
+    dashboard = None
+
+    def running(self, keys: list[str]) -> int:
+        return 0
+
+    def run(self, tasks, on_poll=None):  # noqa: ANN001, ANN201 (FitTask list -> FitOutcome iterator)
+        from dsr.sweep.executor import run_fit
+
+        return (run_fit(task) for task in tasks)

@@ -50,3 +50,32 @@ def test_store_round_trip_and_refusal(tmp_path) -> None:
     assert math.isnan(float(back["lambda1"].values[-1]))
     with pytest.raises(DsrError, match="holds no leaderboard"):
         leaderboard.read(tmp_path / "elsewhere")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (("--models", "lstm,transformer"), ("unknown model 'transformer' in --models", "choose from: all, default, alrnn, rnn")),
+        (("--fits", "0"), ("--fits 0 and --budget 10.0 must be positive",)),
+        (("--budget", "-1"), ("must be positive",)),
+    ],
+)
+def test_bench_refuses_bad_options_in_one_line(args: tuple, fragments: tuple, run_cli, lorenz_store, tmp_path) -> None:
+    from tests.conftest import assert_one_line_error
+
+    assert_one_line_error(run_cli("bench", str(lorenz_store), "-o", str(tmp_path / "b"), *args), *fragments)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (("--model", "lstm", "--model-options", "spectral_radius=0.9"), ("model lstm does not take option 'spectral_radius'", "it takes: hidden")),
+        (("--model", "esn", "--hidden", "5"), ("hidden is a PLRNN-family option, not used by esn",)),
+        (("--model", "gru", "--model-options", "hidden"), ("--model-options takes NAME=NUMBER pairs",)),
+        (("--model", "transformer"), ("invalid option model (got 'transformer')",)),
+    ],
+)
+def test_fit_refuses_zoo_options_in_one_line(args: tuple, fragments: tuple, run_cli, lorenz_store, tmp_path) -> None:
+    from tests.conftest import assert_one_line_error
+
+    assert_one_line_error(run_cli("fit", str(lorenz_store), "--out", str(tmp_path), *args), *fragments)

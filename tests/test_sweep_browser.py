@@ -11,10 +11,10 @@ from werkzeug.serving import make_server
 
 from dsr.simulate import simulate
 from dsr.sweep import store
-from dsr.sweep.executor import FitOutcome, FitTask, run_fit
 from dsr.sweep.runner import run_sweep
 from dsr.sweep.spec import read_spec
 from dsr.zarrstore import write_dataset
+from tests.conftest import InProcess
 from tests.test_app_browser import _QuietHandler, browser_type_launch_args, expect, page, pytestmark, shot  # noqa: F401 -- fixtures
 
 SPEC = """
@@ -32,18 +32,6 @@ ensemble = 1
 lr_start = [1e-3, 3e-3]
 forcing = ["agtf", "stf"]
 """
-
-
-class InProcess:
-    """The executor's interface, running each fit here one after another (a real cluster is test_sweep's)."""
-
-    dashboard = None
-
-    def running(self, keys: list[str]) -> int:
-        return 0
-
-    def run(self, tasks: list[FitTask], on_poll=None) -> Iterator[FitOutcome]:
-        return (run_fit(task) for task in tasks)
 
 
 @pytest.fixture(scope="module")

@@ -208,3 +208,75 @@ def test_lyapunov_spectrum_of_sindy_lorenz() -> None:
     np.testing.assert_allclose(result.running[:, -1], result.per_initial_condition)
     assert exponents.sum() == pytest.approx(-(10 + 1 + 8 / 3), rel=0.02)
     assert exponents[2] < -10 < exponents[1]
+
+
+# ----- through dsr fit: the same data handling, protocol and run store as the PLRNN family ----------------
+
+ZOO_TINY = dict(epochs=2, batches_per_epoch=3, batch_size=4, sequence_length=20, eval_every=1, eval_steps=400, dtype="float64",
+                ensemble=1, checkpoint_seconds=0.0)
+FIT_OPTIONS = {"esn": {"reservoir": 20, "washout": 20}, **{k: v for k, v in SMALL.items() if k not in ("esn", "parrot")}}
+
+
+@pytest.mark.parametrize("kind", list(ZOO))
+def test_tiny_fit_of_each_family(kind: str, lorenz_store, tmp_path) -> None:
+    import dsr
+    from dsr.run import evaluate_run
+    from dsr.training.config import FitConfig
+
+    path = dsr.fit(lorenz_store, FitConfig(model=kind, model_options=FIT_OPTIONS.get(kind, {}), **ZOO_TINY), out=tmp_path, name=kind)
+    run = dsr.load_run(path)
+    assert run.status == "finished" and all(np.isfinite(v) for v in run.attrs["final_metrics"].values())
+    assert type(run.model) is ZOO[kind] and "pattern" not in run.trajectory
+    history = run.history
+    assert history.sizes["epoch"] == (2 if ZOO[kind].fitted_by == "gradient" else 1)
+    assert run.config.forcing == "gtf"  # the zoo's recurrent families train under GTF, not aGTF
+    rows = evaluate_run(path, steps=200)["rows"]
+    assert {r["checkpoint"] for r in rows} == {"best", "last"}
+
+
+def test_zoo_fit_resumes_exactly(lorenz_store, tmp_path) -> None:
+    """An LSTM fit stopped by Ctrl-C after epoch 1 and resumed equals the uninterrupted fit."""
+    import dsr
+    from dsr.training.config import FitConfig
+    from tests.conftest import interrupt_after, read_params
+
+    config = FitConfig(model="lstm", model_options={"hidden": 5}, **ZOO_TINY)
+    whole = dsr.fit(lorenz_store, config, out=tmp_path, name="whole")
+    with pytest.raises(KeyboardInterrupt):
+        dsr.fit(lorenz_store, config, out=tmp_path, name="cut", progress=interrupt_after(1))
+    cut = dsr.resume(tmp_path / "cut.zarr")
+    for checkpoint in ("best", "last"):
+        xr.testing.assert_identical(read_params(cut, checkpoint), read_params(whole, checkpoint))
+
+
+def test_time_budget_stops_training_with_a_final_evaluation(lorenz_store, tmp_path) -> None:
+    import dsr
+    from dsr.training.config import FitConfig
+
+    config = FitConfig(model="gru", model_options={"hidden": 5}, **{**ZOO_TINY, "epochs": 1000, "eval_every": 50}, time_budget=1e-4)
+    run = dsr.load_run(dsr.fit(lorenz_store, config, out=tmp_path, name="budget"))
+    assert run.status == "finished" and run.history.sizes["epoch"] == 1 and bool(run.history["evaluated"].values[-1])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"model": "esn", "hidden": 50}, "hidden is a PLRNN-family option, not used by esn"),
+        ({"model": "lstm", "model_options": {"spectral_radius": 0.9}}, "model lstm does not take option 'spectral_radius'"),
+        ({"model": "alrnn", "model_options": {"hidden": 3}}, "model_options are for the zoo's families"),
+    ],
+)
+def test_fit_refuses_options_a_family_does_not_take(options: dict, message: str, lorenz_store, tmp_path) -> None:
+    import dsr
+    from dsr.errors import DsrError
+    from dsr.training.config import resolve_config
+
+    with pytest.raises(DsrError, match=message) as err:
+        dsr.fit(lorenz_store, resolve_config(None, **options, **ZOO_TINY), out=tmp_path, name="refused")
+    assert "\n" not in str(err.value)
+
+
+def test_config_lists_every_zoo_family() -> None:
+    from dsr.training.config import ZOO_KINDS
+
+    assert set(ZOO_KINDS) == set(ZOO)

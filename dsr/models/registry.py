@@ -91,7 +91,14 @@ def make_model(
 
 
 def from_dataset(ds: xr.Dataset, device: torch.device | str | None = None) -> LatentModel:
-    """Rebuild the model written by ``to_dataset``: identical parameters, dtype, seeds and step outputs."""
+    """Rebuild the model written by ``to_dataset``: identical parameters, dtype, seeds and step outputs.
+
+    A zoo family's parameters (``dsr.zoo``, stored in the same layout) come back as its model."""
+    from dsr.zoo import ZOO
+    from dsr.zoo import from_dataset as zoo_from_dataset
+
+    if ds.attrs.get("model_kind") in ZOO:
+        return zoo_from_dataset(ds, device)
     version = ds.attrs.get("model_schema_version")
     if version != SCHEMA_VERSION:
         raise ValueError(

@@ -22,9 +22,8 @@ def _padded(orbits: list[np.ndarray], width: int) -> np.ndarray:
     return out
 
 
-def datasets(report: dict[str, Any], result: ModelAnalysis, truth: Invariants | None, model: RunModel) -> dict[str, xr.Dataset]:
-    base = {**report["settings"], "checkpoint": model.checkpoint, "member": model.member, "model_kind": model.face.model_kind}
-    inv = result.invariants
+def invariant_groups(inv: Invariants, truth: Invariants | None, base: dict[str, Any]) -> dict[str, xr.Dataset]:
+    """The ``lyapunov`` and ``dimensions`` groups of a model's invariants (and the truth's), with attrs ``base``."""
     groups: dict[str, xr.Dataset] = {}
     sp = inv.spectrum
     lyap: dict[str, Any] = {}
@@ -57,7 +56,12 @@ def datasets(report: dict[str, Any], result: ModelAnalysis, truth: Invariants | 
             f"{prefix}radius": ((f"{prefix}radius",), d2.radii),
         }
     groups["dimensions"] = xr.Dataset(dims, attrs={**base, "method": "Grassberger-Procaccia, flattest plateau of local slopes"})
+    return groups
 
+
+def datasets(report: dict[str, Any], result: ModelAnalysis, truth: Invariants | None, model: RunModel) -> dict[str, xr.Dataset]:
+    base = {**report["settings"], "checkpoint": model.checkpoint, "member": model.member, "model_kind": model.face.model_kind}
+    groups = invariant_groups(result.invariants, truth, base)
     cycles = result.search.cycles
     cycle_orbits = [c.points for c in cycles]
     observed = [model.observe(o) for o in cycle_orbits]

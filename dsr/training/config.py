@@ -14,7 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from dsr.errors import DsrError
 
-ModelKind = Literal["clipped-shplrnn", "shplrnn", "alrnn", "plrnn", "dendplrnn"]
+ModelKind = Literal[
+    "clipped-shplrnn", "shplrnn", "alrnn", "plrnn", "dendplrnn",
+    # The comparison baselines of dsr.zoo (tests/test_zoo.py checks this list against dsr.zoo.ZOO).
+    "rnn", "lstm", "gru", "lru", "s4d", "esn", "node", "aaren", "sindy", "parrot",
+]
+ZOO_KINDS = ModelKind.__args__[5:]
+PLRNN_ONLY = ("latent", "hidden", "relus", "bases", "observation")
+"""Sizes and options of the PLRNN family; a zoo family takes its own through ``model_options``."""
 Forcing = Literal["agtf", "gtf", "stf"]
 
 
@@ -39,6 +46,9 @@ class FitConfig(BaseModel):
     relus: int = Field(2, ge=0, description="number P of ReLU units (alrnn)")
     bases: int = Field(20, ge=1, description="number B of spline bases (dendplrnn)")
     observation: Literal["identity", "affine"] = Field("identity", description="observation model: the first N latent units, or an affine map of all")
+    model_options: dict[str, float] = Field(
+        default_factory=dict, description="options of a zoo family (dsr.zoo), NAME=VALUE,... on the command line, e.g. hidden=64 for lstm"
+    )
     # forcing
     forcing: Forcing = Field("agtf", description="teacher forcing: adaptive GTF, GTF or sparse teacher forcing")
     alpha: float = Field(0.1, ge=0.0, le=1.0, description="GTF alpha (gtf), or its start when alpha_end is set")
@@ -57,6 +67,9 @@ class FitConfig(BaseModel):
     noise: float = Field(0.0, ge=0.0, description="observation noise added to each batch (in standard deviations)")
     l2: float = Field(0.0, ge=0.0, description="L2 regularisation of the latent model")
     grad_clip: float | None = Field(None, gt=0.0, description="clip each member's gradient norm")
+    time_budget: float | None = Field(
+        None, gt=0.0, description="minutes of training at most: training stops after the epoch that uses them up, which is evaluated"
+    )
     max_rollbacks: int = Field(3, ge=0, description="rollbacks (with the learning rate halved) after divergence before the run fails")
     # ensemble, reproducibility, device
     ensemble: int = Field(4, ge=1, description="members trained together; the run reports the best")
@@ -98,6 +111,15 @@ class FitConfig(BaseModel):
             raise ValueError(f"--time-parallel newton runs on the autograd path, not --kernel {self.kernel}; pass --kernel auto or autograd")
         if self.time_parallel == "off" and self.newton_solver != "auto":
             raise ValueError("--newton-solver applies only with --time-parallel newton; add it or drop --newton-solver")
+        if self.model in ZOO_KINDS:
+            given = [f for f in PLRNN_ONLY if getattr(self, f) != FitConfig.model_fields[f].default]
+            if given:
+                raise ValueError(
+                    f"{given[0]} is a PLRNN-family option, not used by {self.model}; pass its own options as model_options "
+                    "(--model-options NAME=VALUE,...)"
+                )
+        elif self.model_options:
+            raise ValueError(f"model_options are for the zoo's families; {self.model} takes its sizes as fields (--latent, --hidden, ...)")
         if self.lr_end > self.lr_start:
             raise ValueError(f"lr_end ({self.lr_end}) exceeds lr_start ({self.lr_start}); the rate decays")
         return self
@@ -110,6 +132,20 @@ def _one_line(err: ValidationError) -> str:
     shown = "" if isinstance(value, dict) else f" (got {value!r})"
     message = first["msg"].removeprefix("Value error, ")
     return f"invalid option {where}{shown}: {message}"
+
+
+def _pairs(text: str) -> dict[str, float]:
+    """``"hidden=64,layers=2"`` -> {"hidden": 64.0, "layers": 2.0}; one-line DsrError otherwise."""
+    pairs = {}
+    for pair in filter(str.strip, text.split(",")):
+        key, sep, value = pair.partition("=")
+        try:
+            if not sep or not key.strip():
+                raise ValueError
+            pairs[key.strip()] = float(value)
+        except ValueError:
+            raise DsrError(f"--model-options takes NAME=NUMBER pairs separated by commas (e.g. hidden=64,layers=2), got {pair!r}") from None
+    return pairs
 
 
 def resolve_config(file: Path | None = None, **overrides: object) -> FitConfig:
@@ -129,6 +165,8 @@ def resolve_config(file: Path | None = None, **overrides: object) -> FitConfig:
                 f"config file {file} has unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(FitConfig.model_fields)}"
             )
     values |= {k: v for k, v in overrides.items() if v is not None}
+    if isinstance(values.get("model_options"), str):  # the command line's --model-options NAME=VALUE,NAME=VALUE
+        values["model_options"] = _pairs(values["model_options"])
     try:
         return FitConfig(**values)
     except ValidationError as err:

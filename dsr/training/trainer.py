@@ -107,6 +107,7 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
     ) -> None:
         self.model = model
+        self.train = train
         self.test = test
         self.config = config
         self.callbacks = list(callbacks)
@@ -224,8 +225,31 @@ class Trainer:
     def run(self) -> None:
         for callback in self.callbacks:
             callback.on_start(self)
+        if getattr(self.model, "fitted_by", "gradient") != "gradient":
+            self._closed_form()
+            return
         with self.path.threads():
             self._run_epochs()
+
+    def _closed_form(self) -> None:
+        """A zoo family fitted in closed form (ESN, SINDy) or not at all (parrot): its parameters from the whole
+        training series, then one evaluated epoch, which the callbacks see as the last (its checkpoint)."""
+        ref = next(self.model.parameters())
+        self.model.fit_closed_form(torch.as_tensor(self.train.values, dtype=ref.dtype, device=ref.device))
+        self.epoch = self.config.epochs
+        nothing = np.full(self.model.ensemble, np.nan)
+        record = {"epoch": self.epoch, "time": time.perf_counter() - self.started, "lr": 0.0, "rollbacks": 0, "alpha": nothing,
+                  "loss": nothing, "grad_norm": nothing}
+        record |= self.evaluate()
+        self.history = [record]
+        snap = self.snapshot()
+        for callback in self.callbacks:
+            callback.on_epoch_end(self, record, snap)
+
+    def out_of_time(self) -> bool:
+        """``time_budget`` minutes of training are used up (a resumed run counts its earlier time)."""
+        budget = self.config.time_budget
+        return budget is not None and time.perf_counter() - self.started >= 60 * budget
 
     def _run_epochs(self) -> None:
         c = self.config
@@ -251,7 +275,9 @@ class Trainer:
                     "epoch": self.epoch, "time": time.perf_counter() - self.started, "lr": self.learning_rate(self.epoch - 1),
                     "rollbacks": self.rollbacks, "alpha": self.forcing.alpha.numpy().copy(), **stats,
                 }
-                if self.epoch % c.eval_every == 0 or self.epoch == c.epochs:
+                if self.out_of_time():
+                    self.request_stop()
+                if self.epoch % c.eval_every == 0 or self.epoch == c.epochs or self.stop_requested:
                     record |= self.evaluate()
                 self.history.append(record)
                 snap = self.snapshot()

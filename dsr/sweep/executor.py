@@ -153,7 +153,9 @@ class Executor:
                 self.threads = max(1, cores // self.jobs)
                 # Saturation 1: a worker holds only the task it runs, the rest wait at the scheduler in
                 # priority order (with dask's default of 1.1 a worker takes two, and ran later ones first).
-                with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+                # No statistical profiler: it samples the fit's thread 100 times a second.
+                local = {"distributed.scheduler.worker-saturation": 1.0, "distributed.worker.profile.enabled": False}
+                with dask.config.set(local):
                     self.cluster = LocalCluster(
                         n_workers=self.jobs, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
                         silence_logs=logging.ERROR,

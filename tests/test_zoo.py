@@ -280,3 +280,22 @@ def test_config_lists_every_zoo_family() -> None:
     from dsr.training.config import ZOO_KINDS
 
     assert set(ZOO_KINDS) == set(ZOO)
+
+
+@pytest.mark.parametrize("kind", ["gru", "parrot"])
+def test_analyze_a_zoo_run(kind: str, lorenz_store, tmp_path) -> None:
+    """dsr analyze: spectrum from the step's derivatives, dimensions, and the PWL-only analyses skipped with the reason."""
+    import dsr
+    from dsr.run_analysis import Settings, analyze
+    from dsr.training.config import FitConfig
+
+    path = dsr.fit(lorenz_store, FitConfig(model=kind, model_options=FIT_OPTIONS.get(kind, {}), **ZOO_TINY), out=tmp_path, name=kind)
+    report = analyze(path, settings=Settings(steps=200, transient=20, initial_conditions=2, trajectory_steps=2000))
+    notes = " ".join(report["model"]["notes"])
+    assert "not piecewise linear" in notes and report["model"]["cycles"] == []
+    assert report["groups"] == ["analysis/lyapunov", "analysis/dimensions"]
+    if kind == "parrot":
+        assert report["model"]["lyapunov"] is None and "piecewise constant" in notes
+    else:
+        exponents = report["model"]["lyapunov"]["exponents"]
+        assert len(exponents) == 4 and np.all(np.isfinite(exponents)) and report["truth"] is not None

@@ -376,7 +376,7 @@ def _report_run(path: Path, json_: bool) -> None:
 
 @app.command("sweep")
 def sweep_command(
-    spec: Annotated[Path, typer.Argument(help="Sweep spec (TOML): data, [fit] options, [grid] values, [random] draws; see dsr/sweep/spec.py.")],
+    spec: Annotated[Path, typer.Argument(help="Sweep spec (TOML): data, \\[fit] options, \\[grid] values, \\[random] draws; see dsr/sweep/spec.py.")],
     out: Annotated[Optional[Path], typer.Option("-o", "--out", help="Sweep folder (default: sweeps/<spec name>); rerun to resume.")] = None,
     scheduler: Annotated[Optional[str], typer.Option(help="An existing Dask cluster: tcp://HOST:PORT or a scheduler file (default: a local one).")] = None,
     jobs: Annotated[Optional[int], typer.Option(help="Worker processes of the local cluster (default: one per core).")] = None,

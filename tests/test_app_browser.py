@@ -40,18 +40,22 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     return {**browser_type_launch_args, "executable_path": CHROMIUM}
 
 
-@pytest.fixture(scope="session")
-def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app over the test stores, served from a thread; yields its base URL."""
+def served(root: Path) -> Iterator[str]:
+    """The app over the stores under ``root``, served from a thread while the caller runs; yields its base URL."""
     import dsr.app
 
-    root = build_stores(tmp_path_factory.getbasetemp() / "app-stores")
     server = make_server("127.0.0.1", 0, dsr.app.create_app(root).server, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join()
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app over the test stores, served from a thread; yields its base URL."""
+    yield from served(build_stores(tmp_path_factory.getbasetemp() / "app-stores"))
 
 
 @pytest.fixture

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
 from dsr.bench.runner import run_bench
 from dsr.simulate import simulate
 from dsr.zarrstore import write_dataset
 from tests.conftest import InProcess
-from tests.test_app_browser import _QuietHandler, browser_type_launch_args, expect, page, pytestmark, shot  # noqa: F401 -- fixtures
+from tests.test_app_browser import browser_type_launch_args, expect, page, pytestmark, served, shot  # noqa: F401 -- fixtures
 
 TINY = dict(epochs=2, batches_per_epoch=3, batch_size=4, sequence_length=20, eval_every=1, eval_steps=400, ensemble=1)
 MODELS = ("default", "sindy", "parrot")
@@ -20,17 +18,10 @@ MODELS = ("default", "sindy", "parrot")
 
 @pytest.fixture(scope="module")
 def bench_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import dsr.app
-
     root = tmp_path_factory.mktemp("bench-app")
     write_dataset(simulate("lorenz63", 2500, noise=0.05, seed=0), root / "lorenz.zarr")
     run_bench(root / "lorenz.zarr", None, ",".join(MODELS), 2, 0.05, out=root / "zoo", lyapunov_steps=100, extra=TINY, executor=InProcess())
-    server = make_server("127.0.0.1", 0, dsr.app.create_app(root).server, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    yield from served(root)
 
 
 def test_leaderboard_page_plots_each_fit_and_a_click_opens_its_run(page, bench_app: str) -> None:

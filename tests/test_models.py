@@ -186,8 +186,8 @@ def test_from_dataset_rejects_foreign_data() -> None:
         from_dataset(ds.assign_attrs(model_schema_version=99))
     with pytest.raises(ValueError, match=r"missing \['W'\]"):
         from_dataset(ds.drop_vars("W"))
-    with pytest.raises(ValueError, match="unknown model kind 'gru'"):
-        from_dataset(ds.assign_attrs(model_kind="gru"))
+    with pytest.raises(ValueError, match="unknown model kind 'transformer'"):
+        from_dataset(ds.assign_attrs(model_kind="transformer"))  # gru is a zoo family now (dsr.zoo)
 
 
 @pytest.mark.parametrize("kind", list(SIZES))

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from dsr.simulate import simulate
 from dsr.sweep import store
@@ -15,7 +13,7 @@ from dsr.sweep.runner import run_sweep
 from dsr.sweep.spec import read_spec
 from dsr.zarrstore import write_dataset
 from tests.conftest import InProcess
-from tests.test_app_browser import _QuietHandler, browser_type_launch_args, expect, page, pytestmark, shot  # noqa: F401 -- fixtures
+from tests.test_app_browser import browser_type_launch_args, expect, page, pytestmark, served, shot  # noqa: F401 -- fixtures
 
 SPEC = """
 data = "lorenz.zarr"
@@ -36,18 +34,11 @@ forcing = ["agtf", "stf"]
 
 @pytest.fixture(scope="module")
 def sweep_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import dsr.app
-
     root = tmp_path_factory.mktemp("sweep-app")
     write_dataset(simulate("lorenz63", 2500, noise=0.05, seed=0), root / "lorenz.zarr")
     (root / "spec.toml").write_text(SPEC)
     run_sweep(read_spec(root / "spec.toml"), root / "lr", InProcess())
-    server = make_server("127.0.0.1", 0, dsr.app.create_app(root).server, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    yield from served(root)
 
 
 def test_sweep_page_plots_each_fit_and_a_click_opens_its_run(page, sweep_app: str) -> None:

@@ -206,7 +206,7 @@ def test_persistent_divergence_fails_with_a_clear_message(lorenz_store: Path, tm
         (["--hidden", "0"], "hidden"),
         (["--model", "alrnn", "--latent", "3", "--relus", "5"], "relus (5) exceeds latent (3)"),
         (["--model", "alrnn", "--relus", "5"], "relus (5) exceeds latent (3)"),
-        (["--model", "lstm"], "model"),
+        (["--model", "transformer"], "model"),  # lstm is a zoo family now (dsr.zoo)
         (["--alpha", "1.5"], "alpha"),
         (["--alpha", "-0.1"], "alpha"),
         (["--epochs", "0"], "epochs"),

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from dsr import runstore
-from dsr.analysis.pwl import KINDS as PIECEWISE_LINEAR
+from dsr.training.config import ZOO_KINDS
 from dsr.run_analysis.groups import datasets
 from dsr.run_analysis.invariants import data_invariants, ground_truth, system_invariants
 from dsr.run_analysis.model import analyze_model, load_model
@@ -115,7 +115,7 @@ def _analyze_data(path: Path, var: str | None, settings: Settings) -> dict[str, 
 
 def _analyze_run(path: Path, checkpoint: str, member: int | None, settings: Settings, write: bool) -> dict[str, Any]:
     run = Run(path)
-    if run.params(checkpoint).attrs.get("model_kind") not in PIECEWISE_LINEAR:
+    if run.params(checkpoint).attrs.get("model_kind") in ZOO_KINDS:
         from dsr.run_analysis.zoo import analyze_zoo_run
 
         return analyze_zoo_run(run, checkpoint, member, settings, write)

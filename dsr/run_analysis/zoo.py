@@ -38,7 +38,10 @@ def analyze_zoo_run(run: Run, checkpoint: str, member: int | None, settings: Set
     chosen = run.best_member if member is None else int(member)
     if not 0 <= chosen < members:
         raise DsrError(f"--member {chosen} is out of range: the ensemble has members 0..{members - 1}")
-    model = from_dataset(params.isel(member=[chosen])).double()
+    try:
+        model = from_dataset(params.isel(member=[chosen])).double()
+    except ValueError as err:
+        raise DsrError(f"the run's {checkpoint} parameters do not form a {params.attrs.get('model_kind')} model: {err}") from None
     kind, frame = model.kind, Frame(run.dt, run.standardization(model.n_obs))
     notes = [f"{kind} is not piecewise linear: fixed points, cycles and symbolic codes (they need a PWL map's regions) are skipped"]
     start = run.last_state()

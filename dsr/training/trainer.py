@@ -275,9 +275,10 @@ class Trainer:
                     "epoch": self.epoch, "time": time.perf_counter() - self.started, "lr": self.learning_rate(self.epoch - 1),
                     "rollbacks": self.rollbacks, "alpha": self.forcing.alpha.numpy().copy(), **stats,
                 }
-                if self.out_of_time():
+                out_of_time = self.out_of_time()
+                if out_of_time:  # the budget's last epoch is evaluated, so that it can be the best
                     self.request_stop()
-                if self.epoch % c.eval_every == 0 or self.epoch == c.epochs or self.stop_requested:
+                if self.epoch % c.eval_every == 0 or self.epoch == c.epochs or out_of_time:
                     record |= self.evaluate()
                 self.history.append(record)
                 snap = self.snapshot()

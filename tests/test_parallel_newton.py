@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import get_args
 
 import pytest
 import torch
@@ -18,13 +17,14 @@ from dsr.parallel.adjoint import rollout
 from dsr.parallel.cells import CellModel
 from dsr.parallel.scan import compose, solve_linear, solve_sequential
 from dsr.parallel.training import newton_member_losses
-from dsr.training.config import FitConfig, ModelKind
+from dsr.kinds import KINDS as PLRNN_KINDS
+from dsr.training.config import FitConfig
 from dsr.training.loss import member_losses
 from tests.conftest import TINY as TRAINING_TINY
 from tests.conftest import assert_one_line_error
 
 F64 = torch.float64
-KINDS = get_args(ModelKind)
+KINDS = tuple(PLRNN_KINDS)  # the PLRNN family (the zoo's recurrent models are tested below through cells)
 SIZES = {"shplrnn": {"hidden": 6}, "clipped-shplrnn": {"hidden": 6}, "alrnn": {"relus": 2}, "dendplrnn": {"bases": 3}}
 E, S, T, N, M = 2, 3, 60, 2, 4
 

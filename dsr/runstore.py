@@ -177,6 +177,19 @@ def read_attrs(path: str | os.PathLike) -> dict:
     return node.attrs.asdict() if isinstance(node, zarr.Group) else {}
 
 
+def read_results_store(path: str | os.PathLike, name: str, kind: str, missing: str) -> xr.Dataset:
+    """The results store ``name`` of a folder (``path`` is the folder or the store itself), in memory, when its
+    attrs mark it ``dsr_store: kind`` (a sweep's table, a bench's leaderboard); else the one-line DsrError
+    ``missing``, formatted with ``folder``."""
+    from dsr.zarrstore import load_store
+
+    path = Path(path)
+    path = path if path.name == name else path / name
+    if not (path / "zarr.json").exists() or read_attrs(path).get("dsr_store") != kind:
+        raise DsrError(missing.format(folder=path.parent))
+    return load_store(path)
+
+
 def update_attrs(path: str | os.PathLike, **attrs) -> None:
     """Merge ``attrs`` into the root attributes (atomic replacement of ``zarr.json``)."""
     if "status" in attrs and attrs["status"] not in STATUSES:

@@ -152,3 +152,14 @@ class InProcess:
         from dsr.sweep.executor import run_fit
 
         return (run_fit(task) for task in tasks)
+
+
+def randomize(model, seed: int = 0):  # noqa: ANN001, ANN201 - a torch model, imported lazily here
+    """Replace every parameter by random values, so that tests do not rely on the initialisation's structure."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.copy_(0.7 * torch.randn(param.shape, generator=gen, dtype=param.dtype))
+    return model

@@ -19,22 +19,15 @@ from dsr.simulate import simulate
 from dsr.training.config import FitConfig
 from dsr.training.loss import member_losses
 from dsr.training.trainer import Callback, Trainer
+from tests.conftest import randomize
 
 F64 = torch.float64
 SIZES = {"plrnn": {}, "shplrnn": {"hidden": 6}, "clipped-shplrnn": {"hidden": 6}, "alrnn": {"relus": 2}, "dendplrnn": {"bases": 3}}
 
 
-def _random(model: LatentModel, seed: int = 0) -> LatentModel:
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in model.parameters():
-            param.copy_(0.7 * torch.randn(param.shape, generator=gen, dtype=param.dtype))
-    return model
-
-
 @pytest.mark.parametrize("kind", list(SIZES))
 def test_the_face_of_the_models_normal_form_is_the_face_of_its_stored_parameters(kind: str) -> None:
-    model = _random(make_model(kind, 3, 4, dtype=F64, seeds=[1, 2], **SIZES[kind]))
+    model = randomize(make_model(kind, 3, 4, dtype=F64, seeds=[1, 2], **SIZES[kind]))
     with torch.no_grad():
         faces = normal_form_faces(model.normal_form(), kind)
     params = model.to_dataset()

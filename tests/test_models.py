@@ -9,6 +9,7 @@ import torch
 import xarray as xr
 
 from dsr.models import MODELS, SCHEMA_VERSION, LatentModel, from_dataset, interpolate, make_model
+from tests.conftest import randomize
 
 F64 = torch.float64
 N, M, E, BATCH = 3, 6, 2, 5
@@ -28,14 +29,6 @@ def build(kind: str, dtype: torch.dtype = F64, **kwargs) -> LatentModel:
     kwargs.setdefault("seeds", [3, 4])
     return make_model(kind, N, M, dtype=dtype, **SIZES[kind], **kwargs)
 
-
-def randomize(model: LatentModel, seed: int = 0) -> LatentModel:
-    """Replace every parameter by random values, so that tests do not rely on the initialisation's structure."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in model.parameters():
-            param.copy_(0.7 * torch.randn(param.shape, generator=gen, dtype=param.dtype))
-    return model
 
 
 def states(*shape: int, seed: int = 1) -> torch.Tensor:

@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from dsr.errors import DsrError
 
 SCHEMA_VERSION = 1
 STORE_KIND = "leaderboard"
@@ -64,14 +63,9 @@ def write(folder: str | os.PathLike, ds: xr.Dataset) -> Path:
 
 def read(path: str | os.PathLike) -> xr.Dataset:
     """The leaderboard of a bench folder (or its ``leaderboard.zarr``), in memory; one-line DsrError if there is none."""
-    from dsr.runstore import read_attrs
-    from dsr.zarrstore import load_store
+    from dsr.runstore import read_results_store
 
-    path = Path(path)
-    path = path if path.name == STORE else store_path(path)
-    if not (path / "zarr.json").exists() or read_attrs(path).get("dsr_store") != STORE_KIND:
-        raise DsrError(f"{path.parent} holds no leaderboard ({STORE}); pass the -o folder of a `dsr bench`")
-    return load_store(path)
+    return read_results_store(path, STORE, STORE_KIND, f"{{folder}} holds no leaderboard ({STORE}); pass the -o folder of a `dsr bench`")
 
 
 def _quartiles(values: np.ndarray) -> dict[str, float | None]:

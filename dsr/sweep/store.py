@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from dsr.errors import DsrError
 
 SCHEMA_VERSION = 1
 STORE_KIND = "sweep"
@@ -71,14 +70,9 @@ def write(folder: str | os.PathLike, ds: xr.Dataset) -> None:
 
 def read(folder: str | os.PathLike) -> xr.Dataset:
     """The table of the sweep in ``folder`` (a sweep folder or its ``sweep.zarr``), in memory."""
-    from dsr.runstore import read_attrs
-    from dsr.zarrstore import load_store
+    from dsr.runstore import read_results_store
 
-    path = Path(folder)
-    path = path if path.name == TABLE else table_path(path)
-    if not (path / "zarr.json").exists() or read_attrs(path).get("dsr_store") != STORE_KIND:
-        raise DsrError(f"{path.parent} holds no sweep table ({TABLE}); pass the -o folder of a `dsr sweep`")
-    return load_store(path)
+    return read_results_store(folder, TABLE, STORE_KIND, f"{{folder}} holds no sweep table ({TABLE}); pass the -o folder of a `dsr sweep`")
 
 
 def best(ds: xr.Dataset) -> str | None:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from dsr import runstore
-from dsr.training.config import ZOO_KINDS
 from dsr.run_analysis.groups import datasets
 from dsr.run_analysis.invariants import data_invariants, ground_truth, system_invariants
 from dsr.run_analysis.model import analyze_model, load_model
@@ -114,6 +113,8 @@ def _analyze_data(path: Path, var: str | None, settings: Settings) -> dict[str, 
 
 
 def _analyze_run(path: Path, checkpoint: str, member: int | None, settings: Settings, write: bool) -> dict[str, Any]:
+    from dsr.training.config import ZOO_KINDS  # here: the readers import no training code at module level
+
     run = Run(path)
     if run.params(checkpoint).attrs.get("model_kind") in ZOO_KINDS:
         from dsr.run_analysis.zoo import analyze_zoo_run

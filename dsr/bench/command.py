@@ -14,19 +14,15 @@ def bench(
 ) -> dict:
     """Run the bench into ``out`` (default ``bench/<data stem>``); return the leaderboard as plain data."""
     from dsr.bench.runner import run_bench
-    from dsr.sweep.display import make_sweep_progress
+    from dsr.sweep.display import run_with_progress
 
     folder = out or Path("bench") / Path(data).stem
-    progress = make_sweep_progress(f"bench {folder.name}", quiet)
     say = None if quiet else lambda text: print(text, file=sys.stderr)
-    try:
-        run_bench(data, test, models, fits, budget, jobs, folder, scheduler, lyapunov_steps, progress=progress, status=say)
-    except KeyboardInterrupt:
-        print(f"interrupted: finished fits are kept; continue with the same command (-o {folder})", file=sys.stderr)
-        sys.exit(130)
-    finally:
-        if progress is not None:
-            progress.close()
+    run_with_progress(
+        f"bench {folder.name}", quiet,
+        lambda progress: run_bench(data, test, models, fits, budget, jobs, folder, scheduler, lyapunov_steps, progress=progress, status=say),
+        f"the same command (-o {folder})",
+    )
     return result(folder)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from dsr.sweep import store
@@ -10,23 +9,19 @@ from dsr.sweep import store
 
 def sweep(spec_path: Path, out: Path | None, scheduler: str | None, jobs: int | None, quiet: bool, overwrite: bool) -> dict:
     """Run the sweep of ``spec_path`` into ``out`` (default ``sweeps/<spec name>``); return its summary."""
-    from dsr.sweep.display import make_sweep_progress
+    from dsr.sweep.display import run_with_progress
     from dsr.sweep.executor import Executor
     from dsr.sweep.runner import run_sweep
     from dsr.sweep.spec import read_spec
 
     spec = read_spec(spec_path)
     folder = out or Path("sweeps") / spec_path.stem
-    progress = make_sweep_progress(f"sweep {folder.name}", quiet)
-    try:
+
+    def run(progress) -> None:  # noqa: ANN001 - the display of run_with_progress
         with Executor(scheduler, jobs) as executor:
             run_sweep(spec, folder, executor, progress, overwrite=overwrite)
-    except KeyboardInterrupt:
-        print(f"interrupted: finished fits are kept; continue with: dsr sweep {spec_path} -o {folder}", file=sys.stderr)
-        sys.exit(130)
-    finally:
-        if progress is not None:
-            progress.close()
+
+    run_with_progress(f"sweep {folder.name}", quiet, run, f"dsr sweep {spec_path} -o {folder}")
     return summary(folder)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 
 from dsr.sweep.runner import SweepState
 
@@ -64,3 +65,17 @@ def make_sweep_progress(description: str, quiet: bool) -> RichSweepProgress | Li
     if quiet:
         return None
     return RichSweepProgress(description) if sys.stderr.isatty() else LineSweepProgress()
+
+
+def run_with_progress(description: str, quiet: bool, run: Callable[[RichSweepProgress | LineSweepProgress | None], None], resume_hint: str) -> None:
+    """``run(progress)`` with a progress display (``make_sweep_progress``) that is closed however it ends;
+    on Ctrl-C a line saying that finished fits are kept and how to continue (``resume_hint``), exit 130."""
+    progress = make_sweep_progress(description, quiet)
+    try:
+        run(progress)
+    except KeyboardInterrupt:
+        print(f"interrupted: finished fits are kept; continue with: {resume_hint}", file=sys.stderr)
+        sys.exit(130)
+    finally:
+        if progress is not None:
+            progress.close()

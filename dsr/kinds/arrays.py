@@ -3,7 +3,7 @@
 A kind's normal form is written once (``dsr.kinds``) and evaluated on torch parameters for training
 (differentiably) and on numpy arrays for the Numba analysis face, which must not import torch. Both
 array types share elementwise arithmetic, indexing, ``reshape`` and ``swapaxes``; what they do not
-share (new constants and zeros in the array's dtype and device) is here, without importing torch.
+share (new constants in the array's dtype and device, broadcast views) is here, without importing torch.
 """
 
 from __future__ import annotations
@@ -31,11 +31,6 @@ def constant(name: str, values: np.ndarray, like: Array) -> Array:
     if key not in _constants:
         _constants[key] = like.new_tensor(values)
     return _constants[key]
-
-
-def zeros(like: Array, shape: tuple[int, ...]) -> Array:
-    """Zeros of ``shape`` in ``like``'s dtype and device."""
-    return np.zeros(shape, like.dtype) if is_numpy(like) else like.new_zeros(shape)
 
 
 def broadcast(x: Array, shape: tuple[int, ...]) -> Array:

@@ -19,9 +19,10 @@ equal parameters to float64 rounding after several epochs, every supported kind 
 
 Supported: the kinds whose unit form is their own parameters (shPLRNN, clipped shPLRNN, AL-RNN,
 PLRNN with or without mean-centring), identity observation (with its initial-state map L when
-M > N), no external inputs and no L2 term; :func:`fused_epoch_unsupported` says why otherwise (the
-dendPLRNN, whose V is a product of parameters, and the affine observation, whose forcing goes through
-pinv(B)), and the trainer keeps the per-batch path.
+M > N), external inputs (C s_t, C trained) and the L2 term (its gradient added to each penalised
+parameter's before clipping, as autograd adds it); :func:`fused_epoch_unsupported` says why otherwise
+(the dendPLRNN, whose V is a product of parameters, and the affine observation, whose forcing goes
+through pinv(B)), and the trainer keeps the per-batch path.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from dsr.training.config import FitConfig
 from dsr.training.forcing import ForcingSchedule
 from dsr.training.fused import in_parallel, kernel_dtype, unit_form
 from dsr.training.lanes import lanes
+from dsr.training.loss import l2_centres
 from dsr.training.windows import WindowSampler
 
 _FORCING_CODES = {"gtf": 0, "agtf": 1, "stf": 2}
@@ -51,9 +53,18 @@ def fused_epoch_unsupported(model: LatentModel, config: FitConfig, kernel: str) 
         return f"the {model.kind} unit form is not its own parameters"
     if model.spec.offdiagonal and torch.diagonal(model.W.detach(), dim1=1, dim2=2).any():
         return "the PLRNN's W has a nonzero diagonal, which its unit form masks"
-    if model.config.observation != "identity" or model.config.inputs or config.l2:
-        return "the affine observation, external inputs and the L2 term train batch by batch"
+    if model.config.observation != "identity":
+        return "the affine observation (forcing through pinv(B)) trains batch by batch"
     return None
+
+
+def _layout(model: LatentModel) -> list[tuple[str | None, bool]]:
+    """The parameter (by its name in ``named_parameters``) behind each of the loop's entries and whether
+    the entry holds it transposed; None where the entry is fixed. The entries, in order: the kernel's A,
+    V, Uᵀ, θ, h (the kind's ``trained``), C (external inputs) and the identity read-out's L."""
+    named = dict(model.named_parameters())
+    return [*model.spec.trained, ("C" if "C" in named else None, False),
+            ("observation.L" if "observation.L" in named else None, False)]
 
 
 class FusedEpoch:
@@ -66,26 +77,29 @@ class FusedEpoch:
         self.model, self.optimizer, self.sampler, self.forcing, self.config = model, optimizer, sampler, forcing, config
         self.dtype = kernel_dtype(model.A)
         self.values = np.ascontiguousarray(sampler.values.numpy(), dtype=self.dtype)
-        self.layout = model.spec.trained
-        obs = model.observation
-        self.initial_map = getattr(obs, "L", None)  # (E, M − N, N) when M > N
+        inputs = np.zeros((*self.values.shape[:2], 0)) if sampler.inputs is None else sampler.inputs.numpy()
+        self.inputs = np.ascontiguousarray(inputs, dtype=self.dtype)
+        self.layout = _layout(model)
+        # L2 (``dsr.training.loss.l2_penalty``): which entries it penalises, and towards what.
+        centres = l2_centres(model)
+        self.penalised = np.array([name in centres for name, _ in self.layout], np.float64)
+        self.centres = np.array([centres.get(name, 0.0) for name, _ in self.layout])
 
     # ----- torch ↔ unit form -------------------------------------------------------------------------
 
-    def _parameters(self) -> list[torch.Tensor]:
-        """The torch tensors behind the unit form's A, V, Uᵀ, θ, h and L (None where there is none)."""
+    def _parameters(self) -> list[torch.Tensor | None]:
+        """The torch tensors behind the loop's entries (None where the entry is fixed)."""
         named = dict(self.model.named_parameters())
-        tensors = [named[name] if name else None for name, _ in self.layout]
-        return [*tensors, self.initial_map]
+        return [named[name] if name else None for name, _ in self.layout]
 
     def _arrays(self, tensors: list[torch.Tensor | None], moment: str | None = None) -> tuple[np.ndarray, ...]:
-        """The unit form's arrays A, V, Uᵀ, θ, h, L in the kernel's layout (Uᵀ transposed from W2): the
+        """The loop's entries A, V, Uᵀ, θ, h, C, L in the kernel's layout (Uᵀ transposed from W2): the
         parameters' values, or with ``moment`` their RAdam state of that name; entries that are not
         parameters hold the unit form's value (moments: zeros)."""
         E, M, N = self.model.ensemble, self.model.latent, self.model.config.n_obs
-        fixed = [t.detach().numpy() for t in unit_form(self.model)[0]] + [np.zeros((E, M - N, N))]
+        fixed = [t.detach().numpy() for t in unit_form(self.model)[0]] + [np.zeros((E, M, 0)), np.zeros((E, M - N, N))]
         arrays = []
-        for tensor, (_, transposed), value in zip(tensors, [*self.layout, (None, False)], fixed, strict=True):
+        for tensor, (_, transposed), value in zip(tensors, self.layout, fixed, strict=True):
             if tensor is not None:
                 value = (tensor if moment is None else self.optimizer.state[tensor][moment]).detach().numpy()
                 value = np.swapaxes(value, 1, 2) if transposed else value
@@ -97,7 +111,7 @@ class FusedEpoch:
     def _write_back(self, tensors: list[torch.Tensor | None], arrays: tuple[np.ndarray, ...], moment: str | None = None) -> None:
         """The inverse of ``_arrays`` for the entries that are parameters."""
         with torch.no_grad():
-            for tensor, array, (_, transposed) in zip(tensors, arrays, [*self.layout, (None, False)], strict=True):
+            for tensor, array, (_, transposed) in zip(tensors, arrays, self.layout, strict=True):
                 if tensor is not None:
                     target = tensor if moment is None else self.optimizer.state[tensor][moment]
                     target.copy_(torch.from_numpy(np.swapaxes(array, 1, 2) if transposed else array))
@@ -151,7 +165,7 @@ class FusedEpoch:
         forced = N if c.partial_forcing else M
         chunks = E * per_member
         work = (
-            np.zeros((chunks, T, 0, width), self.dtype),  # inputs s (none)
+            np.zeros((chunks, T, self.inputs.shape[2], width), self.dtype),  # inputs s_1..s_T
             np.zeros((chunks, T, N, width), self.dtype),  # targets x_1..x_T
             np.zeros((chunks, T, forced, width), self.dtype),  # forcing signals ẑ
             np.zeros((T, E), self.dtype),  # α_t per member
@@ -165,7 +179,7 @@ class FusedEpoch:
         losses = np.full((c.batches_per_epoch, E), np.nan)
         norms = np.full((c.batches_per_epoch, E), np.nan)
         failed = np.zeros(E, np.int64)
-        settings = np.array([float(group["lr"]), beta1, beta2, group["eps"], c.grad_clip or 0.0, c.agtf_decay])
+        settings = np.array([float(group["lr"]), beta1, beta2, group["eps"], c.grad_clip or 0.0, c.agtf_decay, c.l2])
         counters = np.array([
             step0, forcing.batches, c.agtf_interval, _FORCING_CODES[forcing.kind], kernel_plrnn.LANCZOS_STEPS,
             int(model.spec.offdiagonal),
@@ -173,8 +187,8 @@ class FusedEpoch:
         trained = np.array([t is not None for t in tensors], np.float64)
         unit = tuple(c.astype(self.dtype) for c in unit_form(model)[1])  # each epoch: experiments vary them
         in_parallel(
-            train_members, E, per_member, self.values, picks, noise, params, first, second, trained, unit, alpha,
-            stf, settings, counters, work, losses, norms, failed,
+            train_members, E, per_member, self.values, self.inputs, picks, noise, params, first, second, trained,
+            self.penalised, self.centres, unit, alpha, stf, settings, counters, work, losses, norms, failed,
         )
         bad = [int(b) for b in failed if b > 0]
         if bad:
@@ -230,34 +244,39 @@ def _update(param: np.ndarray, grad: np.ndarray, factor: float, first: np.ndarra
 
 
 @njit(cache=True, nogil=True)
+def _add_l2(grad: np.ndarray, param: np.ndarray, l2: float, centre: float) -> None:
+    """grad += l2 · 2(θ − c), the gradient of the L2 term l2 ‖θ − c‖² (``dsr.training.loss.l2_penalty``)."""
+    flat_grad, flat_param = grad.reshape(-1), param.reshape(-1)
+    for i in range(flat_grad.size):
+        flat_grad[i] += l2 * (2.0 * (flat_param[i] - centre))
+
+
+@njit(cache=True, nogil=True)
 def train_members(
-    lo: int, hi: int, per_member: int, values: np.ndarray, picks: np.ndarray, noise: np.ndarray, params: tuple,
-    first: tuple, second: tuple, trained: np.ndarray, unit: tuple, alpha: np.ndarray, stf: np.ndarray,
-    settings: np.ndarray, counters: np.ndarray, work: tuple, losses: np.ndarray, norms: np.ndarray, failed: np.ndarray,
+    lo: int, hi: int, per_member: int, values: np.ndarray, inputs: np.ndarray, picks: np.ndarray, noise: np.ndarray,
+    params: tuple, first: tuple, second: tuple, trained: np.ndarray, penalised: np.ndarray, centres: np.ndarray,
+    unit: tuple, alpha: np.ndarray, stf: np.ndarray, settings: np.ndarray, counters: np.ndarray, work: tuple,
+    losses: np.ndarray, norms: np.ndarray, failed: np.ndarray,
 ) -> None:
     """One epoch of members lo..hi−1 (module doc); losses and norms (B, E) per batch, failed[e] the first
     batch (1-based) with a non-finite loss, after which member e stops. ``params``/``first``/``second``:
-    the unit form (A, V, Uᵀ, θ, h) and L, each (E, ...), updated in place (``trained``: which of the six
-    are parameters); ``alpha`` (E,) float64, updated by aGTF."""
-    A, V, UT, theta, h, L = params
+    the unit form (A, V, Uᵀ, θ, h), C and L, each (E, ...), updated in place (``trained``: which are
+    parameters; ``penalised`` and ``centres``: which the L2 term pulls, towards what); ``inputs`` the
+    external inputs (trials, time, K); ``alpha`` (E,) float64, updated by aGTF."""
+    A, V, UT, theta, h, C, L = params
     s, x, zhat, table, z0, squares, states, pre, bound_states, logs = work
-    grad_clip, decay = settings[4], settings[5]
+    grad_clip, decay, l2 = settings[4], settings[5], settings[6]
     step0, batches_done, interval, forcing, lanczos, offdiagonal = counters[0], counters[1], counters[2], counters[3], counters[4], counters[5]
     n_batches, n_windows, width = picks.shape[0], picks.shape[2], x.shape[-1]
     n_steps, n_obs, n_latent = x.shape[1], x.shape[2], z0.shape[1]
     count = n_windows * n_steps * n_obs
     n_members, n_chunks, dtype = A.shape[0], squares.shape[0], A.dtype
-    kernel_params = (
-        A, V, UT, theta, h, np.zeros((n_members, n_latent, 0), dtype), np.zeros((n_members, 0, n_latent), dtype),
-        np.zeros((n_members, 0), dtype),
-    )
+    kernel_params = (A, V, UT, theta, h, C, np.zeros((n_members, 0, n_latent), dtype), np.zeros((n_members, 0), dtype))
     data = (s, x, zhat, table)
     gA, gV, gUT = np.zeros((n_chunks, *A.shape[1:]), dtype), np.zeros((n_chunks, *V.shape[1:]), dtype), np.zeros((n_chunks, *UT.shape[1:]), dtype)
     gtheta, gh, gz0 = np.zeros((n_chunks, *theta.shape[1:]), dtype), np.zeros((n_chunks, *h.shape[1:]), dtype), np.zeros_like(z0)
-    grads = (
-        gA, gV, gUT, gtheta, gh, np.zeros((n_chunks, n_latent, 0), dtype), np.zeros((n_chunks, 0, n_latent), dtype),
-        np.zeros((n_chunks, 0), dtype), gz0,
-    )
+    gC = np.zeros((n_chunks, *C.shape[1:]), dtype)
+    grads = (gA, gV, gUT, gtheta, gh, gC, np.zeros((n_chunks, 0, n_latent), dtype), np.zeros((n_chunks, 0), dtype), gz0)
     # k_e of the kernel's backward pass per window (the loss's gradient is 1 per member), 0 for padding.
     scale = np.zeros_like(squares)
     for e in range(lo, hi):
@@ -274,6 +293,9 @@ def train_members(
             for w in range(n_windows):
                 c, lane = lo_c + w // width, w % width
                 trial, start = picks[b, e, w, 0], picks[b, e, w, 1]
+                for t in range(n_steps):
+                    for k in range(s.shape[2]):
+                        s[c, t, k, lane] = inputs[trial, start + t + 1, k]
                 for t in range(n_steps + 1):
                     for n in range(n_obs):
                         value = values[trial, start + t, n] + (noise[b, e, w, t, n] if noise.shape[0] else 0.0)
@@ -301,11 +323,11 @@ def train_members(
                 failed[e] = b + 1
                 continue
             gA[lo_c:hi_c], gV[lo_c:hi_c], gUT[lo_c:hi_c], gtheta[lo_c:hi_c], gh[lo_c:hi_c] = 0.0, 0.0, 0.0, 0.0, 0.0
-            gz0[lo_c:hi_c] = 0.0
+            gC[lo_c:hi_c], gz0[lo_c:hi_c] = 0.0, 0.0
             kernel_plrnn.backward(lo_c, hi_c, per_member, scale, states, pre, kernel_params, unit, data, grads)
             # The member's gradients: its chunks summed; ∂L = Σ_windows ∂z̃_0[N:] x_0ᵀ.
             dA, dV, dUT = gA[lo_c:hi_c].sum(axis=0), gV[lo_c:hi_c].sum(axis=0), gUT[lo_c:hi_c].sum(axis=0)
-            dtheta, dh = gtheta[lo_c:hi_c].sum(axis=0), gh[lo_c:hi_c].sum(axis=0)
+            dtheta, dh, dC = gtheta[lo_c:hi_c].sum(axis=0), gh[lo_c:hi_c].sum(axis=0), gC[lo_c:hi_c].sum(axis=0)
             if offdiagonal:  # the PLRNN's V = W with its diagonal masked: no gradient reaches that diagonal
                 for m in range(n_latent):
                     dV[m, m] = 0.0
@@ -315,12 +337,20 @@ def train_members(
                     for n in range(n_obs):
                         for lane in range(width):
                             dL[m - n_obs, n] += gz0[c, m, lane] * z0[c, n, lane]
-            # (array, gradient, RAdam's moments, whether it is a parameter) of A, V, Uᵀ, θ, h, L.
+            # (array, gradient, RAdam's moments, whether it is a parameter, L2's weight and centre) of each entry.
             parts = (
-                (A, dA, first[0], second[0], trained[0]), (V, dV, first[1], second[1], trained[1]),
-                (UT, dUT, first[2], second[2], trained[2]), (theta, dtheta, first[3], second[3], trained[3]),
-                (h, dh, first[4], second[4], trained[4]), (L, dL, first[5], second[5], trained[5]),
+                (A, dA, first[0], second[0], trained[0], penalised[0], centres[0]),
+                (V, dV, first[1], second[1], trained[1], penalised[1], centres[1]),
+                (UT, dUT, first[2], second[2], trained[2], penalised[2], centres[2]),
+                (theta, dtheta, first[3], second[3], trained[3], penalised[3], centres[3]),
+                (h, dh, first[4], second[4], trained[4], penalised[4], centres[4]),
+                (C, dC, first[5], second[5], trained[5], penalised[5], centres[5]),
+                (L, dL, first[6], second[6], trained[6], penalised[6], centres[6]),
             )
+            if l2 > 0.0:
+                for part in literal_unroll(parts):
+                    if part[4] and part[5]:
+                        _add_l2(part[1], part[0][e], l2, part[6])
             squared = 0.0
             for part in literal_unroll(parts):
                 squared += part[4] * _squares(part[1])

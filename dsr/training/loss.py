@@ -56,15 +56,20 @@ def member_losses(
     return ((predictions - x[:, :, 1:]) ** 2).mean(dim=(1, 2, 3))
 
 
+def l2_centres(model: LatentModel) -> dict[str, float]:
+    """The parameters the L2 term penalises (the latent model's, by name) and the value it pulls each towards."""
+    return {name: 1.0 if name == "A" else 0.0 for name in model.param_dims(model.config)}
+
+
 def l2_penalty(model: LatentModel) -> Tensor:
-    """Σ ‖θ‖² over the latent model's parameters per member, with A penalised as ‖1 − A‖².
+    """Σ ‖θ − c‖² over the latent model's parameters per member: c = 1 for A, else 0 (``l2_centres``).
 
     The GTF repository's ``lat_model_regularization``: it pulls the diagonal towards a
     line attractor (A = 1) and every coupling and bias towards zero.
     """
     total = 0.0
-    for name in model.param_dims(model.config):
+    for name, centre in l2_centres(model).items():
         param = getattr(model, name)
-        value = 1.0 - param if name == "A" else param
+        value = centre - param if centre else param
         total = total + (value**2).flatten(1).sum(dim=1)
     return total

@@ -82,8 +82,10 @@ FORCINGS = {"agtf": {"noise": 0.1, "grad_clip": 0.5}, "gtf": {"forcing": "gtf", 
 @pytest.mark.parametrize("forcing", FORCINGS)
 @pytest.mark.parametrize(
     "options",
-    [{"l2": 0.05}, {"model": "plrnn", "latent": 4, "l2": 0.05}],
-    ids=["l2", "plrnn-l2"],
+    [{"l2": 0.05}, {"model": "plrnn", "latent": 4, "l2": 0.05}, {"observation": "affine", "latent": 5},
+     {"observation": "affine", "latent": 5, "l2": 0.05, "model_options": {"obs_bias": True, "hidden": 10}},
+     {"observation": "affine", "model": "plrnn", "latent": 2}],
+    ids=["l2", "plrnn-l2", "affine", "affine-bias-l2", "affine-M<N"],
 )
 def test_compiled_epochs_equal_the_per_batch_loop_in_every_forcing_mode(series, tmp_path: Path, options: dict, forcing: str) -> None:
     _assert_equal_training(series, tmp_path, options | FORCINGS[forcing])
@@ -114,8 +116,7 @@ def _assert_equal_training(series, tmp_path: Path, options: dict) -> None:
 
 @pytest.mark.parametrize(
     ("options", "reason"),
-    [({"model": "dendplrnn"}, "unit form"), ({"observation": "affine"}, "affine"),
-     ({"kernel": "autograd"}, "fused kernel")],
+    [({"model": "dendplrnn"}, "unit form"), ({"kernel": "autograd"}, "fused kernel")],
 )
 def test_other_fits_keep_the_per_batch_loop(series, options: dict, reason: str) -> None:
     config = FitConfig(**(SMALL | options))

@@ -18,11 +18,13 @@ The per-batch path stays the reference this one is tested against (``tests/test_
 equal parameters to float64 rounding after several epochs, every supported kind and forcing mode).
 
 Supported: the kinds whose unit form is their own parameters (shPLRNN, clipped shPLRNN, AL-RNN,
-PLRNN with or without mean-centring), identity observation (with its initial-state map L when
-M > N), external inputs (C s_t, C trained) and the L2 term (its gradient added to each penalised
-parameter's before clipping, as autograd adds it); :func:`fused_epoch_unsupported` says why otherwise
-(the dendPLRNN, whose V is a product of parameters, and the affine observation, whose forcing goes
-through pinv(B)), and the trainer keeps the per-batch path.
+PLRNN with or without mean-centring); the identity observation (with its initial-state map L when
+M > N) and the affine one (x̂ = B z + b; z̃_0 and the forcing signals pinv(B)(x − b), with P = pinv(B)
+recomputed after every update by LAPACK's SVD as torch does, and the initial state's gradient taken
+through the pseudo-inverse, ``_pinv_backward``); external inputs (C s_t, C trained); the L2 term (its
+gradient added to each penalised parameter's before clipping, as autograd adds it).
+:func:`fused_epoch_unsupported` says why otherwise (the dendPLRNN, whose V is a product of
+parameters), and the trainer keeps the per-batch path.
 """
 
 from __future__ import annotations
@@ -53,18 +55,17 @@ def fused_epoch_unsupported(model: LatentModel, config: FitConfig, kernel: str) 
         return f"the {model.kind} unit form is not its own parameters"
     if model.spec.offdiagonal and torch.diagonal(model.W.detach(), dim1=1, dim2=2).any():
         return "the PLRNN's W has a nonzero diagonal, which its unit form masks"
-    if model.config.observation != "identity":
-        return "the affine observation (forcing through pinv(B)) trains batch by batch"
     return None
 
 
 def _layout(model: LatentModel) -> list[tuple[str | None, bool]]:
     """The parameter (by its name in ``named_parameters``) behind each of the loop's entries and whether
     the entry holds it transposed; None where the entry is fixed. The entries, in order: the kernel's A,
-    V, Uᵀ, θ, h (the kind's ``trained``), C (external inputs) and the identity read-out's L."""
+    V, Uᵀ, θ, h (the kind's ``trained``), C (external inputs), the identity read-out's L and the affine
+    read-out's B and b."""
     named = dict(model.named_parameters())
-    return [*model.spec.trained, ("C" if "C" in named else None, False),
-            ("observation.L" if "observation.L" in named else None, False)]
+    extra = [name if name in named else None for name in ("C", "observation.L", "observation.B", "observation.b")]
+    return [*model.spec.trained, *((name, False) for name in extra)]
 
 
 class FusedEpoch:
@@ -93,11 +94,15 @@ class FusedEpoch:
         return [named[name] if name else None for name, _ in self.layout]
 
     def _arrays(self, tensors: list[torch.Tensor | None], moment: str | None = None) -> tuple[np.ndarray, ...]:
-        """The loop's entries A, V, Uᵀ, θ, h, C, L in the kernel's layout (Uᵀ transposed from W2): the
-        parameters' values, or with ``moment`` their RAdam state of that name; entries that are not
-        parameters hold the unit form's value (moments: zeros)."""
+        """The loop's entries (``_layout``) in the kernel's layout (Uᵀ transposed from W2): the parameters'
+        values, or with ``moment`` their RAdam state of that name; entries that are not parameters hold
+        the unit form's value, no columns or rows where there is no such entry, and b = 0 for an affine
+        read-out without bias (moments: zeros)."""
         E, M, N = self.model.ensemble, self.model.latent, self.model.config.n_obs
-        fixed = [t.detach().numpy() for t in unit_form(self.model)[0]] + [np.zeros((E, M, 0)), np.zeros((E, M - N, N))]
+        identity = self.model.config.observation == "identity"
+        fixed = [t.detach().numpy() for t in unit_form(self.model)[0]] + [
+            np.zeros((E, M, 0)), np.zeros((E, M - N if identity else 0, N)), np.zeros((E, 0, M)), np.zeros((E, 0 if identity else N)),
+        ]
         arrays = []
         for tensor, (_, transposed), value in zip(tensors, self.layout, fixed, strict=True):
             if tensor is not None:
@@ -162,7 +167,8 @@ class FusedEpoch:
         beta1, beta2 = group["betas"]
         alpha = forcing.alpha.numpy().astype(np.float64).copy()
         stf = np.array([1.0 if t % forcing.tau == 0 else 0.0 for t in range(1, T + 1)]) if forcing.kind == "stf" else np.zeros(0)
-        forced = N if c.partial_forcing else M
+        identity = model.config.observation == "identity"
+        forced = N if c.partial_forcing and identity else M  # the affine read-out forces every unit
         chunks = E * per_member
         work = (
             np.zeros((chunks, T, self.inputs.shape[2], width), self.dtype),  # inputs s_1..s_T
@@ -173,8 +179,10 @@ class FusedEpoch:
             np.zeros((chunks, width), self.dtype),  # squares
             np.zeros((chunks, T + 1, M, width), self.dtype),  # states
             np.zeros((chunks, T, params[3].shape[1], width), self.dtype),  # units' inputs
-            np.zeros((chunks, T, M, width), self.dtype),  # bound's states [x; 0]
+            np.zeros((chunks, T, M, width), self.dtype),  # bound's states ẑ(x): [x; 0] or pinv(B)(x − b)
             np.zeros((chunks, width)),  # bound's log-norms
+            np.zeros((chunks, 1, N, width), self.dtype),  # x_0
+            np.zeros((E, 0 if identity else M, N), self.dtype),  # pinv(B) per member
         )
         losses = np.full((c.batches_per_epoch, E), np.nan)
         norms = np.full((c.batches_per_epoch, E), np.nan)
@@ -252,6 +260,58 @@ def _add_l2(grad: np.ndarray, param: np.ndarray, l2: float, centre: float) -> No
 
 
 @njit(cache=True, nogil=True)
+def _project(P: np.ndarray, bias: np.ndarray, source: np.ndarray, out: np.ndarray, lo: int, hi: int) -> None:
+    """out[c, t] = P (source[c, t] − b) per lane for chunks lo..hi−1: the affine read-out's ẑ = pinv(B)(x − b)."""
+    n_obs, width = source.shape[2], source.shape[3]
+    for c in range(lo, hi):
+        for t in range(source.shape[1]):
+            for m in range(out.shape[2]):
+                for lane in range(width):
+                    acc = 0.0
+                    for n in range(n_obs):
+                        acc += P[m, n] * (source[c, t, n, lane] - bias[n])
+                    out[c, t, m, lane] = acc
+
+
+@njit(cache=True, nogil=True)
+def _pinv_backward(grad: np.ndarray, pinv: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """∂/∂A of a loss whose gradient with respect to P = pinv(A) is ``grad``, for A of constant rank: dP =
+    −P dA P + P Pᵀ dAᵀ (I − A P) + (I − P A) dAᵀ Pᵀ P (Golub & Pereyra, SIAM J. Numer. Anal. 10, 413
+    (1973)), in torch's arrangement (``pinv_backward`` of its autograd), so that the rounding is close."""
+    m, n = a.shape
+    pinv_t, grad_t = np.ascontiguousarray(pinv.T), np.ascontiguousarray(grad.T)
+    if m <= n:
+        K = grad_t @ pinv
+        K_pinv_t = K @ pinv_t
+        return -(pinv @ K).T + K_pinv_t - (a @ pinv) @ K_pinv_t + (pinv_t @ pinv) @ (grad_t - K @ a)
+    K = pinv @ grad_t
+    pinv_t_K = pinv_t @ K
+    return -(K @ pinv).T + ((grad_t - a @ K) @ pinv) @ pinv_t + pinv_t_K - (pinv_t_K @ pinv) @ a
+
+
+@njit(cache=True, nogil=True)
+def _initial_state_gradients(
+    P: np.ndarray, B: np.ndarray, bias: np.ndarray, x0: np.ndarray, gz0: np.ndarray, lo: int, hi: int,
+    dB: np.ndarray, dbias: np.ndarray,
+) -> None:
+    """Add the gradients through the affine read-out's z̃_0 = P (x_0 − b), P = pinv(B), to ∂B and ∂b:
+    ∂P = Σ_w ∂z̃_0 (x_0 − b)ᵀ, taken through the pseudo-inverse (``_pinv_backward``), and ∂b −= Pᵀ Σ_w ∂z̃_0."""
+    n_latent, n_obs = P.shape
+    dP, total = np.zeros_like(P), np.zeros(n_latent, P.dtype)
+    for c in range(lo, hi):
+        for m in range(n_latent):
+            for lane in range(x0.shape[3]):
+                g = gz0[c, m, lane]
+                total[m] += g
+                for n in range(n_obs):
+                    dP[m, n] += g * (x0[c, 0, n, lane] - bias[n])
+    dB += _pinv_backward(dP, P, B)
+    for n in range(dbias.shape[0]):
+        for m in range(n_latent):
+            dbias[n] -= P[m, n] * total[m]
+
+
+@njit(cache=True, nogil=True)
 def train_members(
     lo: int, hi: int, per_member: int, values: np.ndarray, inputs: np.ndarray, picks: np.ndarray, noise: np.ndarray,
     params: tuple, first: tuple, second: tuple, trained: np.ndarray, penalised: np.ndarray, centres: np.ndarray,
@@ -260,36 +320,39 @@ def train_members(
 ) -> None:
     """One epoch of members lo..hi−1 (module doc); losses and norms (B, E) per batch, failed[e] the first
     batch (1-based) with a non-finite loss, after which member e stops. ``params``/``first``/``second``:
-    the unit form (A, V, Uᵀ, θ, h), C and L, each (E, ...), updated in place (``trained``: which are
+    the unit form (A, V, Uᵀ, θ, h), C, L, B and b, each (E, ...), updated in place (``trained``: which are
     parameters; ``penalised`` and ``centres``: which the L2 term pulls, towards what); ``inputs`` the
     external inputs (trials, time, K); ``alpha`` (E,) float64, updated by aGTF."""
-    A, V, UT, theta, h, C, L = params
-    s, x, zhat, table, z0, squares, states, pre, bound_states, logs = work
+    A, V, UT, theta, h, C, L, B, beta = params
+    s, x, zhat, table, z0, squares, states, pre, bound_states, logs, x0, pinvs = work
     grad_clip, decay, l2 = settings[4], settings[5], settings[6]
     step0, batches_done, interval, forcing, lanczos, offdiagonal = counters[0], counters[1], counters[2], counters[3], counters[4], counters[5]
     n_batches, n_windows, width = picks.shape[0], picks.shape[2], x.shape[-1]
     n_steps, n_obs, n_latent = x.shape[1], x.shape[2], z0.shape[1]
     count = n_windows * n_steps * n_obs
     n_members, n_chunks, dtype = A.shape[0], squares.shape[0], A.dtype
-    kernel_params = (A, V, UT, theta, h, C, np.zeros((n_members, 0, n_latent), dtype), np.zeros((n_members, 0), dtype))
+    kernel_params = (A, V, UT, theta, h, C, B, beta)
+    affine = B.shape[1] > 0
     data = (s, x, zhat, table)
     gA, gV, gUT = np.zeros((n_chunks, *A.shape[1:]), dtype), np.zeros((n_chunks, *V.shape[1:]), dtype), np.zeros((n_chunks, *UT.shape[1:]), dtype)
     gtheta, gh, gz0 = np.zeros((n_chunks, *theta.shape[1:]), dtype), np.zeros((n_chunks, *h.shape[1:]), dtype), np.zeros_like(z0)
-    gC = np.zeros((n_chunks, *C.shape[1:]), dtype)
-    grads = (gA, gV, gUT, gtheta, gh, gC, np.zeros((n_chunks, 0, n_latent), dtype), np.zeros((n_chunks, 0), dtype), gz0)
+    gC, gB, gbeta = np.zeros((n_chunks, *C.shape[1:]), dtype), np.zeros((n_chunks, *B.shape[1:]), dtype), np.zeros((n_chunks, *beta.shape[1:]), dtype)
+    grads = (gA, gV, gUT, gtheta, gh, gC, gB, gbeta, gz0)
     # k_e of the kernel's backward pass per window (the loss's gradient is 1 per member), 0 for padding.
     scale = np.zeros_like(squares)
     for e in range(lo, hi):
         for c in range(e * per_member, (e + 1) * per_member):
             for lane in range(width):
                 scale[c, lane] = 2.0 / count if (c - e * per_member) * width + lane < n_windows else 0.0
+        if affine:
+            pinvs[e] = np.linalg.pinv(B[e])
     for b in range(n_batches):
         for e in range(lo, hi):
             if failed[e]:
                 continue
             lo_c, hi_c = e * per_member, (e + 1) * per_member
-            # The batch's windows: targets x_1..x_T (also the forcing signals and, padded with
-            # zeros, the bound's states), z̃_0 = [x_0; L x_0], and α_t.
+            # The batch's windows: x_0, targets x_1..x_T, the forcing signals ẑ (identity: x, also the
+            # bound's states [x; 0]; affine: pinv(B)(x − b)), z̃_0 = [x_0; L x_0] or pinv(B)(x_0 − b), and α_t.
             for w in range(n_windows):
                 c, lane = lo_c + w // width, w % width
                 trial, start = picks[b, e, w, 0], picks[b, e, w, 1]
@@ -300,16 +363,22 @@ def train_members(
                     for n in range(n_obs):
                         value = values[trial, start + t, n] + (noise[b, e, w, t, n] if noise.shape[0] else 0.0)
                         if t == 0:
-                            z0[c, n, lane] = value
+                            x0[c, 0, n, lane] = value
+                            if not affine:
+                                z0[c, n, lane] = value
                         else:
                             x[c, t - 1, n, lane] = value
-                            zhat[c, t - 1, n, lane] = value
-                            bound_states[c, t - 1, n, lane] = value
-                for m in range(n_obs, n_latent):
+                            if not affine:
+                                zhat[c, t - 1, n, lane] = value
+                                bound_states[c, t - 1, n, lane] = value
+                for m in range(n_obs, n_latent if not affine else 0):
                     acc = 0.0
                     for n in range(n_obs):
                         acc += L[e, m - n_obs, n] * z0[c, n, lane]
                     z0[c, m, lane] = acc
+            if affine:
+                _project(pinvs[e], beta[e], x0, z0.reshape((n_chunks, 1, n_latent, width)), lo_c, hi_c)
+                _project(pinvs[e], beta[e], x, zhat, lo_c, hi_c)
             for t in range(n_steps):
                 table[t, e] = stf[t] if forcing == 2 else alpha[e]
             kernel_plrnn.forward(lo_c, hi_c, per_member, z0, kernel_params, unit, data, squares, states, pre)
@@ -323,7 +392,7 @@ def train_members(
                 failed[e] = b + 1
                 continue
             gA[lo_c:hi_c], gV[lo_c:hi_c], gUT[lo_c:hi_c], gtheta[lo_c:hi_c], gh[lo_c:hi_c] = 0.0, 0.0, 0.0, 0.0, 0.0
-            gC[lo_c:hi_c], gz0[lo_c:hi_c] = 0.0, 0.0
+            gC[lo_c:hi_c], gB[lo_c:hi_c], gbeta[lo_c:hi_c], gz0[lo_c:hi_c] = 0.0, 0.0, 0.0, 0.0
             kernel_plrnn.backward(lo_c, hi_c, per_member, scale, states, pre, kernel_params, unit, data, grads)
             # The member's gradients: its chunks summed; ∂L = Σ_windows ∂z̃_0[N:] x_0ᵀ.
             dA, dV, dUT = gA[lo_c:hi_c].sum(axis=0), gV[lo_c:hi_c].sum(axis=0), gUT[lo_c:hi_c].sum(axis=0)
@@ -333,10 +402,13 @@ def train_members(
                     dV[m, m] = 0.0
             dL = np.zeros(L.shape[1:], dtype)
             for c in range(lo_c, hi_c):
-                for m in range(n_obs, n_latent):
+                for m in range(n_obs, n_latent if not affine else 0):
                     for n in range(n_obs):
                         for lane in range(width):
                             dL[m - n_obs, n] += gz0[c, m, lane] * z0[c, n, lane]
+            dB, dbeta = gB[lo_c:hi_c].sum(axis=0), gbeta[lo_c:hi_c].sum(axis=0)
+            if affine:
+                _initial_state_gradients(pinvs[e], B[e], beta[e], x0, gz0, lo_c, hi_c, dB, dbeta)
             # (array, gradient, RAdam's moments, whether it is a parameter, L2's weight and centre) of each entry.
             parts = (
                 (A, dA, first[0], second[0], trained[0], penalised[0], centres[0]),
@@ -346,6 +418,8 @@ def train_members(
                 (h, dh, first[4], second[4], trained[4], penalised[4], centres[4]),
                 (C, dC, first[5], second[5], trained[5], penalised[5], centres[5]),
                 (L, dL, first[6], second[6], trained[6], penalised[6], centres[6]),
+                (B, dB, first[7], second[7], trained[7], penalised[7], centres[7]),
+                (beta, dbeta, first[8], second[8], trained[8], penalised[8], centres[8]),
             )
             if l2 > 0.0:
                 for part in literal_unroll(parts):
@@ -360,7 +434,11 @@ def train_members(
             for part in literal_unroll(parts):
                 if part[4]:
                     _update(part[0][e], part[1], factor, part[2][e], part[3][e], step0 + b + 1, settings)
+            if affine:
+                pinvs[e] = np.linalg.pinv(B[e])
             if forcing == 1 and (batches_done + b) % interval == 0:
+                if affine:  # ẑ at the updated read-out
+                    _project(pinvs[e], beta[e], x, bound_states, lo_c, hi_c)
                 # aGTF (dsr.training.forcing): α̂ = max(0, 1 − 1/G) at the updated parameters, G the
                 # largest exp(mean log ‖J‖) over the member's windows; immediate increase, slow decay.
                 kernel_plrnn.jacobian_log_norms(lo_c, hi_c, per_member, bound_states, kernel_params, unit, lanczos, logs)

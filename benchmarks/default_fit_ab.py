@@ -8,7 +8,7 @@ arms first run a one-epoch fit, so that Numba's compilation is not timed. Each f
 the full protocol (best member). Printed: per seed and arm the wall time, D_stsp and D_H; then the
 medians and the ratio of wall times (this tree / the other).
 
-Usage: python benchmarks/default_fit_ab.py [--against 45d24a0] [--seeds 0,1] [--epochs 1200]
+Usage: python benchmarks/default_fit_ab.py [--against 45d24a0] [--this COMMIT] [--seeds 0,1] [--epochs 1200]
 Data: ../shared/data/reference/lorenz63_{noisy_train,test}.npy (as benchmarks/time_to_quality.py).
 """
 
@@ -43,7 +43,7 @@ print(json.dumps({"seconds": seconds, **dsr.load_run(path).attrs["final_metrics"
 
 def checkout(revision: str, folder: Path) -> Path:
     """``revision`` as a worktree in ``folder`` whose ``dsr`` package holds its sibling folders."""
-    tree = folder / "other"
+    tree = folder / revision
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), revision], check=True, capture_output=True)
     for name in ("systems", "analysis", "app"):
         (tree / "dsr" / name).symlink_to(tree / name, target_is_directory=True)
@@ -64,6 +64,7 @@ def fit(tree: Path | None, train: Path, test: Path, out: Path, name: str, epochs
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--against", default="45d24a0", help="the other commit (default: before the multichannel speed work)")
+    parser.add_argument("--this", default=None, help="a commit for the first arm instead of this working tree (uncommitted changes left out)")
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--epochs", type=int, default=1200)
     args = parser.parse_args()
@@ -72,8 +73,9 @@ def main() -> None:
         folder = Path(tmp)
         stores = reference_stores(folder)
         tree = checkout(args.against, folder)
+        this = None if args.this is None else checkout(args.this, folder)
         try:
-            arms = {"this tree": None, args.against: tree}
+            arms = {"this tree": this, args.against: tree}
             for arm, where in arms.items():  # compile both arms' kernels before timing
                 fit(where, stores["train"], stores["test"], folder, "warm", 1, 0)
             print(f"{'arm':>10} {'seed':>4} {'wall (min)':>10} {'D_stsp':>8} {'D_H':>7}", flush=True)
@@ -83,7 +85,9 @@ def main() -> None:
                     rows[arm].append(row)
                     print(f"{arm:>10} {seed:4d} {row['seconds'] / 60:10.2f} {row['d_stsp']:8.3f} {row['d_h']:7.3f}", flush=True)
         finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False, capture_output=True)
+            for where in (tree, this):
+                if where is not None:
+                    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(where)], check=False, capture_output=True)
     print()
     for arm, results in rows.items():
         median = {key: float(np.median([r[key] for r in results])) for key in ("seconds", "d_stsp", "d_h")}

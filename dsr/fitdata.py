@@ -9,7 +9,7 @@ import numpy as np
 from dsr.data import TimeSeries, load
 from dsr.errors import DsrError
 from dsr.standardization import Standardization
-from dsr.training.config import FitConfig
+from dsr.training.config import FitConfig, for_data
 
 
 def prepare_data(config: FitConfig, data: Path, test: Path | None) -> tuple[TimeSeries, TimeSeries, np.ndarray, np.ndarray]:
@@ -29,7 +29,7 @@ def prepare_data(config: FitConfig, data: Path, test: Path | None) -> tuple[Time
         train, held_out = series, load(test, var=config.var, inputs=config.inputs)
         if held_out.variables != train.variables:
             raise DsrError(f"test store variables {held_out.variables} differ from the data's {train.variables}; pass matching stores")
-    train.require_length(config.sequence_length + 1, what="sequence length (+1)")
+    train.require_length(for_data(config, train.n_variables, train.n_time).sequence_length + 1, what="sequence length (+1)")
     held_out.require_length(config.pe_steps + 2, what="PE horizon")
     standardization = Standardization.of(train.values)
     if not np.all(standardization.scale > 0):

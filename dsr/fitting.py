@@ -29,7 +29,7 @@ from dsr.evaluation import checkpoint_metrics, free_run
 from dsr.fitdata import prepare_data
 from dsr.models import LatentModel, from_dataset, make_model
 from dsr.signals import deferred_interrupts
-from dsr.training.config import ZOO_KINDS, FitConfig
+from dsr.training.config import ZOO_KINDS, FitConfig, for_data
 from dsr.training.forcing import predictability_tau
 from dsr.training.paths import choose_path
 from dsr.training.trainer import Callback, Progress, ProgressCallback, Trainer
@@ -209,9 +209,7 @@ def fit(
         # aGTF's α estimate needs the Jacobian products along the windows, M derivatives of every step of a non-PWL
         # model: the zoo's recurrent families train under GTF with --alpha (0.1), as Hess et al. (2023) trained baselines.
         config = config.model_copy(update={"forcing": "gtf"})
-    if config.latent is None and config.model not in ZOO_KINDS:
-        # Store the resolved size, not "default" (a zoo family's comes from its options).
-        config = config.model_copy(update={"latent": train.n_variables})
+    config = for_data(config, train.n_variables, train.n_time)  # stored resolved, not "default"
     device = resolve_device(config)
     require_sizes(config, train.n_variables, device)
     torch.manual_seed(config.seed)

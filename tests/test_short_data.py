@@ -14,7 +14,7 @@ from dsr.data import load
 from dsr.errors import DsrError
 from dsr.fitting import MIN_TEST_POINTS, prepare_data
 from dsr.simulate import simulate
-from dsr.training.config import FitConfig
+from dsr.training.config import FitConfig, default_window_length
 from dsr.zarrstore import write_dataset
 from tests.conftest import TINY, assert_one_line_error
 
@@ -74,3 +74,20 @@ def test_a_long_enough_test_part_gives_no_warning(tmp_path: Path) -> None:
     store = write_dataset(simulate("lorenz63", 5 * MIN_TEST_POINTS, seed=4), tmp_path / "long.zarr")
     path = dsr.fit(store, FitConfig(**TINY), out=tmp_path / "runs", name="long")
     assert "warnings" not in runstore.read_attrs(path)
+
+
+def test_short_recordings_train_on_windows_a_quarter_of_their_length(short_store: Path, tmp_path: Path) -> None:
+    """360 steps leave 288 for training: the default window is 72 (Brenner et al.'s fMRI setting), stored as such;
+    an explicit --sequence-length is kept; long series keep 200."""
+    tiny = {k: v for k, v in TINY.items() if k != "sequence_length"}
+    path = dsr.fit(short_store, FitConfig(**tiny), out=tmp_path, name="auto")
+    assert runstore.read_attrs(path)["config"]["sequence_length"] == 72
+    path = dsr.fit(short_store, FitConfig(**(tiny | {"sequence_length": 150})), out=tmp_path, name="given")
+    assert runstore.read_attrs(path)["config"]["sequence_length"] == 150
+    assert [default_window_length(n) for n in (3, 288, 799, 800, 10**5)] == [2, 72, 199, 200, 200]
+
+
+def test_a_window_longer_than_the_training_part_is_refused(short_store: Path, run_cli, tmp_path: Path) -> None:
+    result = run_cli("fit", short_store, "--sequence-length", "300", "--out", tmp_path)
+    assert_one_line_error(result, "sequence length (+1) 301 is longer than")
+    assert not list(tmp_path.iterdir())

@@ -23,6 +23,19 @@ ZOO_KINDS = ModelKind.__args__[5:]
 PLRNN_ONLY = ("latent", "hidden", "relus", "bases", "observation")
 """Sizes and options of the PLRNN family; a zoo family takes its own through ``model_options``."""
 Forcing = Literal["agtf", "gtf", "stf"]
+WINDOW_LENGTH = 200
+"""Default training window length T̃ (Hess et al., ICML 2023: 200 for Lorenz-63, ECG and the PLRNN benchmarks)."""
+
+
+def default_window_length(trial_length: int) -> int:
+    """T̃ = min(200, ⌊shortest training trial / 4⌋), at least 2.
+
+    Short recordings need short windows: with 288 training scans of a 360-scan fMRI recording this
+    gives 72, the window Brenner et al. (NeurIPS 2024) trained their fMRI AL-RNN on; a window of 200
+    would leave 88 start positions, so that every epoch's 800 windows repeat each start about nine
+    times, at the cost of 200-step windows. Long series keep the published 200.
+    """
+    return max(2, min(WINDOW_LENGTH, trial_length // 4))
 
 
 class FitConfig(BaseModel):
@@ -58,7 +71,9 @@ class FitConfig(BaseModel):
     tau: int | None = Field(None, ge=1, description="stf: forcing interval; default from the predictability time")
     partial_forcing: bool = Field(True, description="with M > N force only the first N latent units")
     # optimisation
-    sequence_length: int = Field(200, ge=2, description="training window length")
+    sequence_length: int | None = Field(
+        None, ge=2, description=f"training window length; default: {WINDOW_LENGTH}, or a quarter of the shortest training trial where that is shorter"
+    )
     batch_size: int = Field(16, ge=1, description="windows per batch")
     batches_per_epoch: int = Field(50, ge=1, description="batches per epoch")
     epochs: int = Field(1200, ge=1, description="epochs (of batches_per_epoch batches)")
@@ -123,6 +138,17 @@ class FitConfig(BaseModel):
         if self.lr_end > self.lr_start:
             raise ValueError(f"lr_end ({self.lr_end}) exceeds lr_start ({self.lr_start}); the rate decays")
         return self
+
+
+def for_data(config: FitConfig, n_variables: int, trial_length: int) -> FitConfig:
+    """``config`` with the data-dependent defaults filled in, as a run stores it: latent M = N (the PLRNN
+    family; a zoo family's sizes come from its options) and T̃ = :func:`default_window_length`."""
+    update: dict[str, int] = {}
+    if config.latent is None and config.model not in ZOO_KINDS:
+        update["latent"] = n_variables
+    if config.sequence_length is None:
+        update["sequence_length"] = default_window_length(trial_length)
+    return config.model_copy(update=update) if update else config
 
 
 def _one_line(err: ValidationError) -> str:

@@ -33,7 +33,7 @@ from dsr.errors import FitDiverged
 from dsr.evaluation import evaluate
 from dsr.models import LatentModel, from_dataset
 from dsr.signals import deferred_interrupts
-from dsr.training.config import FitConfig
+from dsr.training.config import FitConfig, for_data
 from dsr.training.forcing import ForcingSchedule
 from dsr.training.paths import path_for_fit
 from dsr.training.step import optimizer_state_for, set_learning_rate
@@ -106,6 +106,7 @@ class Trainer:
         tau: int | None = None,
         callbacks: Sequence[Callback] = (),
     ) -> None:
+        config = for_data(config, train.n_variables, train.n_time)
         self.model = model
         self.train = train
         self.test = test

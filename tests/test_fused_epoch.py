@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,7 @@ import dsr
 from dsr import runstore
 from dsr.data import TimeSeries
 from dsr.fitting import build_model
-from dsr.models import make_model
+from dsr.models import LatentModel, make_model
 from dsr.simulate import simulate
 from dsr.training.config import FitConfig
 from dsr.training.fused_epoch import fused_epoch_unsupported
@@ -40,10 +42,12 @@ def series_with_inputs(series) -> tuple[TimeSeries, TimeSeries]:
 
 
 def _trained(
-    series, tmp_path: Path, compiled: bool, epochs: int, model_options: dict | None = None, **options
+    series, tmp_path: Path, compiled: bool, epochs: int, model_options: dict | None = None,
+    prepare: Callable[[LatentModel], None] | None = None, **options,
 ) -> tuple[Trainer, dict]:
     """Trainer after ``epochs`` epochs, compiled or batch by batch; ``model_options``: make_model's options that
-    FitConfig does not have (the PLRNN's mean-centring, whose Uᵀ is a constant; the affine read-out's bias)."""
+    FitConfig does not have (the PLRNN's mean-centring, whose Uᵀ is a constant; the affine read-out's bias);
+    ``prepare`` changes the model's parameters before training."""
     train, test = series
     config = FitConfig(**(SMALL | options))
     torch.manual_seed(config.seed)
@@ -53,6 +57,9 @@ def _trained(
             config.model, n_obs=3, latent=config.latent, seeds=model.seeds, dtype=torch.float64,
             observation=config.observation, **model_options,
         )
+    if prepare is not None:
+        with torch.no_grad():
+            prepare(model)
     trainer = Trainer(model, train, test, config, tau=5 if config.forcing == "stf" else None)
     assert trainer.fused_epoch is not None
     if not compiled:
@@ -74,6 +81,12 @@ def test_compiled_epochs_equal_the_per_batch_loop(series, tmp_path: Path, option
     _assert_equal_training(series, tmp_path, options)
 
 
+def _diagonal(model: LatentModel) -> None:
+    """A nonzero diagonal of the PLRNN's W: masked out of its maths (V = W with the diagonal 0), pulled by L2."""
+    model.W[:, 0, 0] = 0.5
+    model.W[:, 1, 1] = -0.25
+
+
 # Each forcing mode: aGTF (with observation noise and clipping), annealed GTF, STF.
 FORCINGS = {"agtf": {"noise": 0.1, "grad_clip": 0.5}, "gtf": {"forcing": "gtf", "alpha": 0.2, "alpha_end": 0.05},
             "stf": {"forcing": "stf"}}
@@ -84,8 +97,12 @@ FORCINGS = {"agtf": {"noise": 0.1, "grad_clip": 0.5}, "gtf": {"forcing": "gtf", 
     "options",
     [{"l2": 0.05}, {"model": "plrnn", "latent": 4, "l2": 0.05}, {"observation": "affine", "latent": 5},
      {"observation": "affine", "latent": 5, "l2": 0.05, "model_options": {"obs_bias": True, "hidden": 10}},
-     {"observation": "affine", "model": "plrnn", "latent": 2}],
-    ids=["l2", "plrnn-l2", "affine", "affine-bias-l2", "affine-M<N"],
+     {"observation": "affine", "model": "plrnn", "latent": 2},
+     {"model": "dendplrnn", "bases": 4}, {"model": "dendplrnn", "latent": 5, "bases": 3, "l2": 0.05},
+     {"model": "dendplrnn", "bases": 2, "observation": "affine", "latent": 4},
+     {"model": "plrnn", "latent": 4, "l2": 0.05, "prepare": _diagonal}],
+    ids=["l2", "plrnn-l2", "affine", "affine-bias-l2", "affine-M<N", "dendplrnn", "dendplrnn-M>N-l2", "dendplrnn-affine",
+         "plrnn-nonzero-diagonal-l2"],
 )
 def test_compiled_epochs_equal_the_per_batch_loop_in_every_forcing_mode(series, tmp_path: Path, options: dict, forcing: str) -> None:
     _assert_equal_training(series, tmp_path, options | FORCINGS[forcing])
@@ -116,7 +133,7 @@ def _assert_equal_training(series, tmp_path: Path, options: dict) -> None:
 
 @pytest.mark.parametrize(
     ("options", "reason"),
-    [({"model": "dendplrnn"}, "unit form"), ({"kernel": "autograd"}, "fused kernel")],
+    [({"model": "dendplrnn", "bases": 1}, "unused"), ({"kernel": "autograd"}, "fused kernel")],
 )
 def test_other_fits_keep_the_per_batch_loop(series, options: dict, reason: str) -> None:
     config = FitConfig(**(SMALL | options))
@@ -125,13 +142,15 @@ def test_other_fits_keep_the_per_batch_loop(series, options: dict, reason: str) 
     assert reason in fused_epoch_unsupported(model, config, kernel)
 
 
-def test_a_plrnn_with_a_nonzero_diagonal_keeps_the_per_batch_loop(series) -> None:
-    config = FitConfig(**(SMALL | {"model": "plrnn"}))
+@pytest.mark.parametrize(
+    ("trained", "reason"),
+    [(None, "does not say"), ((("A", ""), ("W", ""), (None, ""), (None, ""), (None, ""), (None, "")), "leaves out h")],
+)
+def test_a_kind_that_does_not_map_every_parameter_keeps_the_per_batch_loop(series, trained, reason: str) -> None:
+    config = FitConfig(**(SMALL | {"model": "alrnn", "relus": 1}))
     model = build_model(config, series[0], torch.device("cpu"))
-    assert fused_epoch_unsupported(model, config, "fused") is None
-    with torch.no_grad():
-        model.W[:, 0, 0] = 0.5  # masked out of the maths: V would no longer equal W
-    assert "nonzero diagonal" in fused_epoch_unsupported(model, config, "fused")
+    model.spec = dataclasses.replace(model.spec, trained=trained)
+    assert reason in fused_epoch_unsupported(model, config, "fused")
 
 
 def test_a_compiled_epoch_that_diverges_rolls_back_and_fails_clearly(lorenz_store: Path, tmp_path: Path, run_cli) -> None:
@@ -143,8 +162,12 @@ def test_a_compiled_epoch_that_diverges_rolls_back_and_fails_clearly(lorenz_stor
     assert runstore.read_attrs(tmp_path / "boom.zarr")["status"] == "failed"
 
 
-def test_a_resumed_compiled_fit_equals_an_uninterrupted_one(lorenz_store: Path, tmp_path: Path) -> None:
-    config = FitConfig(**(TINY | {"epochs": 4, "eval_every": 2, "ensemble": 2, "noise": 0.05}))
+@pytest.mark.parametrize(
+    "options", [{}, {"model": "dendplrnn", "bases": 3, "latent": 4, "observation": "affine", "l2": 0.05}], ids=["shplrnn", "dendplrnn-affine-l2"]
+)
+def test_a_resumed_compiled_fit_equals_an_uninterrupted_one(lorenz_store: Path, tmp_path: Path, series, options: dict) -> None:
+    config = FitConfig(**(TINY | {"epochs": 4, "eval_every": 2, "ensemble": 2, "noise": 0.05} | options))
+    assert fused_epoch_unsupported(build_model(config, series[0], torch.device("cpu")), config, "fused") is None
     whole = dsr.fit(lorenz_store, config, out=tmp_path, name="whole")
 
     def stop_after_epoch_2(info: dict) -> None:

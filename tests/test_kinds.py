@@ -41,7 +41,7 @@ def _leaky_normal_form(p, relus: int = 0, mean_centering: bool = False) -> Norma
 
 
 LEAKY = Kind("leaky-plrnn", DIMS, _leaky_normal_form, KINDS["alrnn"].init_dynamics,
-             trained=(("A", False), ("W", False), (None, False), (None, False), ("h", False)))
+             trained=(("A", ""), ("W", ""), (None, ""), (None, ""), ("h", ""), (None, "")))
 """A kind written only as data: φ(u) = 0.1 u + 0.9 [u]_+ (a leaky ReLU)."""
 
 

@@ -37,5 +37,5 @@ def init_dynamics(config, gen, data_range):  # noqa: ANN001, ANN201 - Kind.init_
 
 ALRNN = Kind(
     "alrnn", DIMS, normal_form, init_dynamics, size_fields=("relus",),
-    trained=(("A", False), ("W", False), (None, False), (None, False), ("h", False)),
+    trained=(("A", ""), ("W", ""), (None, ""), (None, ""), ("h", ""), (None, "")),
 )

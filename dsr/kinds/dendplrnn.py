@@ -51,4 +51,5 @@ def init_dynamics(config, gen, data_range):  # noqa: ANN001, ANN201 - Kind.init_
 DENDPLRNN = Kind(
     "dendplrnn", DIMS | {"alpha": ("basis",), "H": ("latent", "basis")}, normal_form, init_dynamics,
     size_fields=("bases",), offdiagonal=True,
+    trained=(("A", ""), ("W", ""), (None, ""), ("H", "-"), ("h", ""), ("alpha", "shared")),
 )

@@ -66,9 +66,11 @@ class NormalForm:
         return int(np.count_nonzero(self.ramp) + np.count_nonzero(self.clip))
 
 
-Trained = tuple[tuple[str | None, bool], ...]
-"""For the compiled epochs (``dsr.training.fused_epoch``): the parameter behind each of the kernel's A,
-V, Uᵀ, θ, h and whether it is stored transposed; None where the entry is not a parameter."""
+Trained = tuple[tuple[str | None, str], ...]
+"""For the compiled epochs (``dsr.training.fused_epoch``): the parameter behind each of the normal form's
+A, V, Uᵀ, θ, h and w (None where the entry is not a parameter) and how the entry holds it: ``""`` as it
+is, ``"T"`` transposed (Uᵀ = W₂ᵀ), ``"-"`` negated and flattened to the entry's shape (θ = −H), or
+``"shared"``: one row of weights for every pre-activation (w_k = α)."""
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,9 @@ class Kind:
     ``normal_form(params, relus, mean_centering)`` maps the parameter arrays (numpy or torch, member
     dim first, by their run-store names) to the :class:`NormalForm`, differentiably for torch;
     ``init_dynamics(config, gen, data_range)`` draws one member's dynamics parameters (float64 torch
-    tensors, no member dim) from a torch generator. ``trained`` is None where the kernel's V is not a
-    parameter itself (then whole epochs do not run compiled). ``offdiagonal``: W's diagonal is masked
-    out of the maths (it gets no gradient and stays at its initial 0).
+    tensors, no member dim) from a torch generator. ``trained`` maps the normal form's entries to the
+    parameters (None: whole epochs do not run compiled). ``offdiagonal``: W's diagonal is masked out of
+    the maths (it gets no gradient and stays at its initial 0).
     """
 
     name: str

@@ -46,5 +46,5 @@ DIMS = {"A": ("latent",), "W": ("latent", "latent_in"), "h": ("latent",)}
 
 PLRNN = Kind(
     "plrnn", DIMS, normal_form, init_dynamics, options=("mean_centering",),
-    trained=(("A", False), ("W", False), (None, False), (None, False), ("h", False)), offdiagonal=True,
+    trained=(("A", ""), ("W", ""), (None, ""), (None, ""), ("h", ""), (None, "")), offdiagonal=True,
 )

@@ -47,7 +47,7 @@ def _init(clipped: bool):
 
 
 _DIMS = {"A": ("latent",), "W1": ("latent", "hidden"), "W2": ("hidden", "latent_in"), "h1": ("latent",), "h2": ("hidden",)}
-_TRAINED = (("A", False), ("W1", False), ("W2", True), ("h2", False), ("h1", False))
+_TRAINED = (("A", ""), ("W1", ""), ("W2", "T"), ("h2", ""), ("h1", ""), (None, ""))
 
 SHPLRNN = Kind("shplrnn", _DIMS, _normal_form(False), _init(False), size_fields=("hidden",), trained=_TRAINED)
 CLIPPED_SHPLRNN = Kind("clipped-shplrnn", _DIMS, _normal_form(True), _init(True), size_fields=("hidden",), trained=_TRAINED)

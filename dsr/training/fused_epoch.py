@@ -13,18 +13,23 @@ beforehand from each member's own generator, in the order :class:`WindowSampler`
 kernel's forward and backward pass (:mod:`dsr.training.kernel_plrnn`), the gradient norm and
 clipping, the RAdam update (``torch.optim.RAdam``'s single-tensor algorithm: Liu et al., ICLR 2020)
 and aGTF's estimate of α (Hess et al., ICML 2023). Torch is touched only at the epoch's edges: the
-parameters and the optimizer's moments are copied into the kernel's unit form before and back after.
+parameters and the optimizer's moments are copied into the loop's entries before and back after.
 The per-batch path stays the reference this one is tested against (``tests/test_fused_epoch.py``:
-equal parameters to float64 rounding after several epochs, every supported kind and forcing mode).
+equal parameters to float64 rounding after several epochs, every kind and forcing mode).
 
-Supported: the kinds whose unit form is their own parameters (shPLRNN, clipped shPLRNN, AL-RNN,
-PLRNN with or without mean-centring); the identity observation (with its initial-state map L when
-M > N) and the affine one (x̂ = B z + b; z̃_0 and the forcing signals pinv(B)(x − b), with P = pinv(B)
-recomputed after every update by LAPACK's SVD as torch does, and the initial state's gradient taken
-through the pseudo-inverse, ``_pinv_backward``); external inputs (C s_t, C trained); the L2 term (its
-gradient added to each penalised parameter's before clipping, as autograd adds it).
-:func:`fused_epoch_unsupported` says why otherwise (the dendPLRNN, whose V is a product of
-parameters), and the trainer keeps the per-batch path.
+The loop trains the normal form's arrays (``dsr.kinds``) as the kind's own parameters: each kind says
+which parameter each array is and how it holds it (``Kind.trained``: as it is, transposed, negated, or
+one row of group weights shared by every pre-activation; negation and layout are exact, so RAdam on the
+array is RAdam on the parameter). Where the kernel's V is not the normal form's own, V'_{m, k r + b} =
+V_{m,k} w_{k,b} with a masked diagonal (the dendPLRNN's W α; a PLRNN whose W has a nonzero diagonal),
+the loop rebuilds it after every update and takes the kernel's ∂V' back to ∂V and ∂w by the chain rule
+(``_coupling``, ``_coupling_gradients``). Every kind runs this way, with the identity observation (its
+initial-state map L when M > N) or the affine one (x̂ = B z + b; z̃_0 and the forcing signals
+pinv(B)(x − b), P = pinv(B) recomputed after every update by LAPACK's SVD as torch does, the initial
+state's gradient taken through the pseudo-inverse, ``_pinv_backward``), external inputs (C s_t) and the
+L2 term (its gradient added to each penalised parameter's before clipping, as autograd adds it).
+:func:`fused_epoch_unsupported` says why a fit cannot (a kind without ``trained``, or a dendPLRNN with
+one basis, whose α the reference leaves untouched), and the trainer keeps the per-batch path.
 """
 
 from __future__ import annotations
@@ -52,20 +57,43 @@ def fused_epoch_unsupported(model: LatentModel, config: FitConfig, kernel: str) 
     if kernel != "fused" or model.A.device.type != "cpu":
         return "whole compiled epochs run on the CPU's fused kernel path"
     if model.spec.trained is None:
-        return f"the {model.kind} unit form is not its own parameters"
-    if model.spec.offdiagonal and torch.diagonal(model.W.detach(), dim1=1, dim2=2).any():
-        return "the PLRNN's W has a nonzero diagonal, which its unit form masks"
+        return f"the {model.kind} kind does not say which parameters its normal form's arrays are (Kind.trained)"
+    missing = set(dict(model.named_parameters())) - {name for name, _ in _layout(model)}
+    if missing:
+        return f"the {model.kind} kind's Kind.trained leaves out {', '.join(sorted(missing))}"
+    nf = model.normal_form()
+    if nf.group == 1 and nf.weights is not None:
+        return "group weights w with one column per pre-activation are unused (the dendPLRNN with one basis)"
     return None
 
 
-def _layout(model: LatentModel) -> list[tuple[str | None, bool]]:
-    """The parameter (by its name in ``named_parameters``) behind each of the loop's entries and whether
-    the entry holds it transposed; None where the entry is fixed. The entries, in order: the kernel's A,
-    V, Uᵀ, θ, h (the kind's ``trained``), C (external inputs), the identity read-out's L and the affine
-    read-out's B and b."""
+def _layout(model: LatentModel) -> list[tuple[str | None, str]]:
+    """The parameter (by its name in ``named_parameters``) behind each of the loop's entries and how the
+    entry holds it (``dsr.kinds.normal_form.Trained``); None where the entry is fixed. The entries, in
+    order: the normal form's A, V, Uᵀ, θ, h and group weights w (the kind's ``trained``), C (external
+    inputs), the identity read-out's L and the affine read-out's B and b."""
     named = dict(model.named_parameters())
     extra = [name if name in named else None for name in ("C", "observation.L", "observation.B", "observation.b")]
-    return [*model.spec.trained, *((name, False) for name in extra)]
+    return [*model.spec.trained, *((name, "") for name in extra)]
+
+
+def _held(value: np.ndarray, how: str, second_moment: bool) -> np.ndarray:
+    """A parameter's array (or RAdam moment) as its entry holds it (``Trained``). Negation flips the
+    gradient's sign and so RAdam's first moment, not its second (of squares): the update is the same."""
+    if how == "T":
+        return np.swapaxes(value, 1, 2)
+    if how == "-":
+        return value.reshape(value.shape[0], -1) if second_moment else -value.reshape(value.shape[0], -1)
+    if how == "shared":
+        return value[:, None]
+    return value
+
+
+def _unheld(array: np.ndarray, how: str, second_moment: bool, shape: torch.Size) -> np.ndarray:
+    """The inverse of ``_held``: the parameter's (or moment's) array of ``shape`` from its entry's."""
+    if how == "T":
+        return np.swapaxes(array, 1, 2)
+    return (array if how != "-" or second_moment else -array).reshape(shape)
 
 
 class FusedEpoch:
@@ -93,21 +121,33 @@ class FusedEpoch:
         named = dict(self.model.named_parameters())
         return [named[name] if name else None for name, _ in self.layout]
 
-    def _arrays(self, tensors: list[torch.Tensor | None], moment: str | None = None) -> tuple[np.ndarray, ...]:
-        """The loop's entries (``_layout``) in the kernel's layout (Uᵀ transposed from W2): the parameters'
-        values, or with ``moment`` their RAdam state of that name; entries that are not parameters hold
-        the unit form's value, no columns or rows where there is no such entry, and b = 0 for an affine
-        read-out without bias (moments: zeros)."""
+    def _fixed(self) -> list[np.ndarray]:
+        """The loop's entries as the model has them now (``_layout``): the normal form's A, V, Uᵀ (none:
+        the repeat map), θ (0 where it has none), h and w (none for one column per pre-activation), then
+        C, L, B and b (no columns or rows where there is no such entry; b = 0 for an affine read-out
+        without bias)."""
         E, M, N = self.model.ensemble, self.model.latent, self.model.config.n_obs
         identity = self.model.config.observation == "identity"
-        fixed = [t.detach().numpy() for t in unit_form(self.model)[0]] + [
+        nf = self.model.normal_form()
+        A = nf.A.detach().numpy()
+        unit = [
+            A, nf.V.detach().numpy(), np.zeros((E, M, 0)) if nf.U is None else np.swapaxes(nf.U.detach().numpy(), 1, 2),
+            np.zeros((E, nf.columns)) if nf.theta is None else nf.theta.detach().numpy(), nf.h.detach().numpy(),
+            np.zeros((E, 0, 0)) if nf.weights is None else nf.weights.detach().numpy(),
+        ]
+        return unit + [
             np.zeros((E, M, 0)), np.zeros((E, M - N if identity else 0, N)), np.zeros((E, 0, M)), np.zeros((E, 0 if identity else N)),
         ]
+
+    def _arrays(self, tensors: list[torch.Tensor | None], moment: str | None = None) -> tuple[np.ndarray, ...]:
+        """The loop's entries (``_layout``): the parameters' values as their entries hold them
+        (``_held``), or with ``moment`` their RAdam state of that name; entries that are not parameters
+        hold their values in the model (``_fixed``; moments: zeros)."""
         arrays = []
-        for tensor, (_, transposed), value in zip(tensors, self.layout, fixed, strict=True):
+        for tensor, (_, how), value in zip(tensors, self.layout, self._fixed(), strict=True):
             if tensor is not None:
                 value = (tensor if moment is None else self.optimizer.state[tensor][moment]).detach().numpy()
-                value = np.swapaxes(value, 1, 2) if transposed else value
+                value = _held(value, how, moment == "exp_avg_sq")
             elif moment is not None:
                 value = np.zeros_like(value)
             arrays.append(np.ascontiguousarray(value, dtype=self.dtype))
@@ -116,10 +156,10 @@ class FusedEpoch:
     def _write_back(self, tensors: list[torch.Tensor | None], arrays: tuple[np.ndarray, ...], moment: str | None = None) -> None:
         """The inverse of ``_arrays`` for the entries that are parameters."""
         with torch.no_grad():
-            for tensor, array, (_, transposed) in zip(tensors, arrays, self.layout, strict=True):
+            for tensor, array, (_, how) in zip(tensors, arrays, self.layout, strict=True):
                 if tensor is not None:
                     target = tensor if moment is None else self.optimizer.state[tensor][moment]
-                    target.copy_(torch.from_numpy(np.swapaxes(array, 1, 2) if transposed else array))
+                    target.copy_(torch.from_numpy(_unheld(array, how, moment == "exp_avg_sq", target.shape)))
 
     def _optimizer_state(self, tensors: list[torch.Tensor | None]) -> dict:
         """RAdam's per-parameter state, created as torch creates it on a first step."""
@@ -170,6 +210,12 @@ class FusedEpoch:
         identity = model.config.observation == "identity"
         forced = N if c.partial_forcing and identity else M  # the affine read-out forces every unit
         chunks = E * per_member
+        # The kernel's V is the normal form's own unless its columns are weighted (w) or a diagonal the
+        # kind masks is not 0: then V_{m, k r + b} = V_{m,k} w_{k,b}, masked, rebuilt after every update.
+        V, weights = params[1], params[5]
+        masked = model.spec.offdiagonal and np.diagonal(V, axis1=1, axis2=2).any()
+        derived = weights.size > 0 or masked
+        coupling = np.zeros((E, M, params[3].shape[1]), self.dtype) if derived else V
         work = (
             np.zeros((chunks, T, self.inputs.shape[2], width), self.dtype),  # inputs s_1..s_T
             np.zeros((chunks, T, N, width), self.dtype),  # targets x_1..x_T
@@ -183,6 +229,7 @@ class FusedEpoch:
             np.zeros((chunks, width)),  # bound's log-norms
             np.zeros((chunks, 1, N, width), self.dtype),  # x_0
             np.zeros((E, 0 if identity else M, N), self.dtype),  # pinv(B) per member
+            coupling,  # the kernel's V per member
         )
         losses = np.full((c.batches_per_epoch, E), np.nan)
         norms = np.full((c.batches_per_epoch, E), np.nan)
@@ -190,7 +237,7 @@ class FusedEpoch:
         settings = np.array([float(group["lr"]), beta1, beta2, group["eps"], c.grad_clip or 0.0, c.agtf_decay, c.l2])
         counters = np.array([
             step0, forcing.batches, c.agtf_interval, _FORCING_CODES[forcing.kind], kernel_plrnn.LANCZOS_STEPS,
-            int(model.spec.offdiagonal),
+            int(model.spec.offdiagonal), int(derived),
         ])
         trained = np.array([t is not None for t in tensors], np.float64)
         unit = tuple(c.astype(self.dtype) for c in unit_form(model)[1])  # each epoch: experiments vary them
@@ -260,6 +307,42 @@ def _add_l2(grad: np.ndarray, param: np.ndarray, l2: float, centre: float) -> No
 
 
 @njit(cache=True, nogil=True)
+def _coupling(V: np.ndarray, w: np.ndarray, offdiagonal: int, out: np.ndarray) -> None:
+    """The kernel's V from the normal form's (``dsr.training.fused.unit_form``): out_{m, k r + b} =
+    V_{m,k} w_{k,b} (w: (P, r), one shared row (1, r), or none: 1), with V's diagonal masked if ``offdiagonal``."""
+    columns = V.shape[1]
+    group = out.shape[1] // columns
+    for m in range(V.shape[0]):
+        for k in range(columns):
+            value = 0.0 if offdiagonal and m == k else V[m, k]
+            for b in range(group):
+                out[m, k * group + b] = value * w[k if w.shape[0] > 1 else 0, b] if w.shape[0] else value
+
+
+@njit(cache=True, nogil=True)
+def _coupling_gradients(grad: np.ndarray, V: np.ndarray, w: np.ndarray, offdiagonal: int, dw: np.ndarray) -> np.ndarray:
+    """∂V of the normal form from ∂V of the kernel's (``_coupling``): ∂V_{m,k} = Σ_b ∂V'_{m, k r + b} w_{k,b};
+    and ∂w_{k,b} += Σ_m ∂V'_{m, k r + b} V_{m,k} (summed over k for a shared row) into ``dw``."""
+    columns = V.shape[1]
+    group = grad.shape[1] // columns
+    out = np.zeros(V.shape, V.dtype)
+    for m in range(V.shape[0]):
+        for k in range(columns):
+            value = 0.0 if offdiagonal and m == k else V[m, k]
+            row = k if w.shape[0] > 1 else 0
+            acc = 0.0
+            for b in range(group):
+                g = grad[m, k * group + b]
+                if w.shape[0]:
+                    acc += g * w[row, b]
+                    dw[row, b] += g * value
+                else:
+                    acc += g
+            out[m, k] = acc
+    return out
+
+
+@njit(cache=True, nogil=True)
 def _project(P: np.ndarray, bias: np.ndarray, source: np.ndarray, out: np.ndarray, lo: int, hi: int) -> None:
     """out[c, t] = P (source[c, t] − b) per lane for chunks lo..hi−1: the affine read-out's ẑ = pinv(B)(x − b)."""
     n_obs, width = source.shape[2], source.shape[3]
@@ -320,21 +403,22 @@ def train_members(
 ) -> None:
     """One epoch of members lo..hi−1 (module doc); losses and norms (B, E) per batch, failed[e] the first
     batch (1-based) with a non-finite loss, after which member e stops. ``params``/``first``/``second``:
-    the unit form (A, V, Uᵀ, θ, h), C, L, B and b, each (E, ...), updated in place (``trained``: which are
-    parameters; ``penalised`` and ``centres``: which the L2 term pulls, towards what); ``inputs`` the
-    external inputs (trials, time, K); ``alpha`` (E,) float64, updated by aGTF."""
-    A, V, UT, theta, h, C, L, B, beta = params
-    s, x, zhat, table, z0, squares, states, pre, bound_states, logs, x0, pinvs = work
+    the normal form's A, V, Uᵀ, θ, h and w, then C, L, B and b, each (E, ...), updated in place
+    (``trained``: which are parameters; ``penalised`` and ``centres``: which the L2 term pulls, towards
+    what); ``inputs`` the external inputs (trials, time, K); ``alpha`` (E,) float64, updated by aGTF."""
+    A, V, UT, theta, h, weights, C, L, B, beta = params
+    s, x, zhat, table, z0, squares, states, pre, bound_states, logs, x0, pinvs, coupling = work
     grad_clip, decay, l2 = settings[4], settings[5], settings[6]
-    step0, batches_done, interval, forcing, lanczos, offdiagonal = counters[0], counters[1], counters[2], counters[3], counters[4], counters[5]
+    step0, batches_done, interval, forcing, lanczos = counters[0], counters[1], counters[2], counters[3], counters[4]
+    offdiagonal, derived = counters[5], counters[6]
     n_batches, n_windows, width = picks.shape[0], picks.shape[2], x.shape[-1]
     n_steps, n_obs, n_latent = x.shape[1], x.shape[2], z0.shape[1]
     count = n_windows * n_steps * n_obs
     n_members, n_chunks, dtype = A.shape[0], squares.shape[0], A.dtype
-    kernel_params = (A, V, UT, theta, h, C, B, beta)
+    kernel_params = (A, coupling, UT, theta, h, C, B, beta)
     affine = B.shape[1] > 0
     data = (s, x, zhat, table)
-    gA, gV, gUT = np.zeros((n_chunks, *A.shape[1:]), dtype), np.zeros((n_chunks, *V.shape[1:]), dtype), np.zeros((n_chunks, *UT.shape[1:]), dtype)
+    gA, gV, gUT = np.zeros((n_chunks, *A.shape[1:]), dtype), np.zeros((n_chunks, *coupling.shape[1:]), dtype), np.zeros((n_chunks, *UT.shape[1:]), dtype)
     gtheta, gh, gz0 = np.zeros((n_chunks, *theta.shape[1:]), dtype), np.zeros((n_chunks, *h.shape[1:]), dtype), np.zeros_like(z0)
     gC, gB, gbeta = np.zeros((n_chunks, *C.shape[1:]), dtype), np.zeros((n_chunks, *B.shape[1:]), dtype), np.zeros((n_chunks, *beta.shape[1:]), dtype)
     grads = (gA, gV, gUT, gtheta, gh, gC, gB, gbeta, gz0)
@@ -346,6 +430,8 @@ def train_members(
                 scale[c, lane] = 2.0 / count if (c - e * per_member) * width + lane < n_windows else 0.0
         if affine:
             pinvs[e] = np.linalg.pinv(B[e])
+        if derived:
+            _coupling(V[e], weights[e], offdiagonal, coupling[e])
     for b in range(n_batches):
         for e in range(lo, hi):
             if failed[e]:
@@ -396,6 +482,9 @@ def train_members(
             kernel_plrnn.backward(lo_c, hi_c, per_member, scale, states, pre, kernel_params, unit, data, grads)
             # The member's gradients: its chunks summed; ∂L = Σ_windows ∂z̃_0[N:] x_0ᵀ.
             dA, dV, dUT = gA[lo_c:hi_c].sum(axis=0), gV[lo_c:hi_c].sum(axis=0), gUT[lo_c:hi_c].sum(axis=0)
+            dw = np.zeros(weights.shape[1:], dtype)
+            if derived:  # the chain rule from the kernel's V to the normal form's V and w
+                dV = _coupling_gradients(dV, V[e], weights[e], offdiagonal, dw)
             dtheta, dh, dC = gtheta[lo_c:hi_c].sum(axis=0), gh[lo_c:hi_c].sum(axis=0), gC[lo_c:hi_c].sum(axis=0)
             if offdiagonal:  # the PLRNN's V = W with its diagonal masked: no gradient reaches that diagonal
                 for m in range(n_latent):
@@ -416,10 +505,11 @@ def train_members(
                 (UT, dUT, first[2], second[2], trained[2], penalised[2], centres[2]),
                 (theta, dtheta, first[3], second[3], trained[3], penalised[3], centres[3]),
                 (h, dh, first[4], second[4], trained[4], penalised[4], centres[4]),
-                (C, dC, first[5], second[5], trained[5], penalised[5], centres[5]),
-                (L, dL, first[6], second[6], trained[6], penalised[6], centres[6]),
-                (B, dB, first[7], second[7], trained[7], penalised[7], centres[7]),
-                (beta, dbeta, first[8], second[8], trained[8], penalised[8], centres[8]),
+                (weights, dw, first[5], second[5], trained[5], penalised[5], centres[5]),
+                (C, dC, first[6], second[6], trained[6], penalised[6], centres[6]),
+                (L, dL, first[7], second[7], trained[7], penalised[7], centres[7]),
+                (B, dB, first[8], second[8], trained[8], penalised[8], centres[8]),
+                (beta, dbeta, first[9], second[9], trained[9], penalised[9], centres[9]),
             )
             if l2 > 0.0:
                 for part in literal_unroll(parts):
@@ -436,6 +526,8 @@ def train_members(
                     _update(part[0][e], part[1], factor, part[2][e], part[3][e], step0 + b + 1, settings)
             if affine:
                 pinvs[e] = np.linalg.pinv(B[e])
+            if derived:
+                _coupling(V[e], weights[e], offdiagonal, coupling[e])
             if forcing == 1 and (batches_done + b) % interval == 0:
                 if affine:  # ẑ at the updated read-out
                     _project(pinvs[e], beta[e], x, bound_states, lo_c, hi_c)

@@ -43,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from dsr.training.lanes import add, div, dot, fma, load, mul, relu, splat, step, store, sub
+from dsr.training.lanes import add, columns, div, dot, fma, load, mul, relu, splat, step, store, sub
 
 # Reassociation lets LLVM reorder sums; additions then happen in another order than in torch
 # (relative differences of the order of the dtype's rounding). No 'nnan'/'ninf': a NaN must reach
@@ -55,15 +55,12 @@ _FAST = {"reassoc", "contract"}
 def _preactivations(UT: np.ndarray, zt: np.ndarray, u: np.ndarray) -> None:
     """u = U z (H, L) per lane, from Uᵀ (M, H), or the repeat map u_j = z_{⌊j/r⌋} when Uᵀ has no columns."""
     hidden, n_latent = u.shape[0], zt.shape[0]
-    repeat = hidden // n_latent
-    for j in range(hidden):
-        if UT.shape[1] == 0:
-            uj = load(zt, j // repeat)
-        else:
-            uj = mul(UT[0, j], load(zt, 0))
-            for i in range(1, n_latent):
-                uj = fma(uj, UT[i, j], load(zt, i))
-        store(u, j, uj)
+    if UT.shape[1] == 0:
+        repeat = hidden // n_latent
+        for j in range(hidden):
+            store(u, j, load(zt, j // repeat))
+    else:
+        columns(UT, zt, u)
 
 
 @njit(cache=True, fastmath=_FAST, inline="always")
@@ -287,11 +284,10 @@ def backward(
                 if not tiles:
                     for j in range(hidden):
                         store(gV, (m, j), fma(load(gV, (m, j)), delta_m, load(phi_values, j)))
-            # γ = φ'(u) ⊙ ω with ω = Vᵀ δ; θ takes the share of the shifted ramps.
+            # γ = φ'(u) ⊙ ω with ω = Vᵀ δ (into γ's rows first); θ takes the share of the shifted ramps.
+            columns(Ve, delta, gamma)
             for j in range(hidden):
-                omega = mul(Ve[0, j], load(delta, 0))
-                for m in range(1, n_latent):
-                    omega = fma(omega, Ve[m, j], load(delta, m))
+                omega = load(gamma, j)
                 uj = load(u, j)
                 shifted = mul(mul(ramp[j], step(add(uj, thetae[j]))), omega)
                 store(gtheta, j, add(load(gtheta, j), shifted))
@@ -379,11 +375,9 @@ def _jacobian_transpose_times(A: np.ndarray, V: np.ndarray, UT: np.ndarray, slop
     """y = Jᵀ w = A ⊙ w + Uᵀ (φ' ⊙ Vᵀ w) per lane (``p``: scratch of H rows)."""
     n_latent, hidden = w.shape[0], p.shape[0]
     repeat = hidden // n_latent
+    columns(V, w, p)
     for j in range(hidden):
-        acc = mul(V[0, j], load(w, 0))
-        for i in range(1, n_latent):
-            acc = fma(acc, V[i, j], load(w, i))
-        store(p, j, mul(acc, load(slope, j)))
+        store(p, j, mul(load(p, j), load(slope, j)))
     for i in range(n_latent):
         acc = mul(A[i], load(w, i))
         if UT.shape[1] == 0:

@@ -222,3 +222,34 @@ def dot(acc, weights: np.ndarray, rows: np.ndarray):
         acc = fma(acc, weights[j], load(rows, j))
         j += 1
     return add(add(acc, s1), add(s2, s3))
+
+
+@njit(inline="always")
+def columns(weights: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
+    """out[j] = Σ_i weights[i, j] rows[i] per lane, weights (m, n) scalars, rows (m, L) and out (n, L) lane vectors.
+
+    Each out[j] is the single chain weights[0, j] rows[0], then fma over i = 1..m−1 (so the same
+    additions in the same order as that loop written per j), but four columns advance together: four
+    independent chains keep the FMA pipeline full (see ``dot``) and share each load of rows[i], where
+    one column at a time waits on every FMA's latency, m of them in a row per column.
+    """
+    m, n = weights.shape[0], weights.shape[1]
+    j = 0
+    while j + 4 <= n:
+        r = load(rows, 0)
+        a0, a1, a2, a3 = mul(weights[0, j], r), mul(weights[0, j + 1], r), mul(weights[0, j + 2], r), mul(weights[0, j + 3], r)
+        for i in range(1, m):
+            r = load(rows, i)
+            a0, a1 = fma(a0, weights[i, j], r), fma(a1, weights[i, j + 1], r)
+            a2, a3 = fma(a2, weights[i, j + 2], r), fma(a3, weights[i, j + 3], r)
+        store(out, j, a0)
+        store(out, j + 1, a1)
+        store(out, j + 2, a2)
+        store(out, j + 3, a3)
+        j += 4
+    while j < n:
+        acc = mul(weights[0, j], load(rows, 0))
+        for i in range(1, m):
+            acc = fma(acc, weights[i, j], load(rows, i))
+        store(out, j, acc)
+        j += 1

@@ -17,6 +17,7 @@ import dsr
 from dsr import runstore
 from dsr.errors import DsrError
 from dsr.models import PLRNN, LatentModel, ModelConfig, make_model
+from dsr.simulate import simulate
 from dsr.training.config import FitConfig
 from dsr.training import fused
 from dsr.training.paths import resolve_kernel
@@ -340,3 +341,28 @@ def test_agtf_estimate_by_lanczos_within_the_stated_tolerance(kind: str, latent:
         exact = torch.log(spectral_norms(model.jacobian(zhat))).mean(-1)
         assert LANCZOS_STEPS < latent
         assert torch.all(fused.fused_log_norms(model, zhat) <= exact + 1e-12)
+
+
+@pytest.mark.parametrize("latent", [20, 64])
+def test_agtf_bound_on_every_second_state_within_the_stated_tolerance(latent: int) -> None:
+    """Above M = LANCZOS_STEPS the bound averages every 2nd state (kernel_plrnn.bound_stride): α̂ within 1e-2 of
+    the exact bound over all states: random models, the states windows of a Lorenz-96 trajectory (the bound is
+    evaluated at data-inferred states, which lie on the data's trajectory)."""
+    from dsr.training.forcing import alpha_estimate, spectral_norms
+    from dsr.training.kernel_plrnn import BOUND_STRIDE, bound_stride
+
+    assert bound_stride(latent) == BOUND_STRIDE == 2 and bound_stride(8) == 1
+    model = make_model("clipped-shplrnn", n_obs=latent, latent=latent, hidden=50, seeds=[0, 1, 2], dtype=torch.float64)
+    gen = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.5 / latent**0.5 * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+        series = torch.as_tensor(simulate("lorenz96", steps=2_000, seed=1, params={"N": latent}, standardize=True)["x"].values, dtype=torch.float64)
+        starts = torch.randint(0, len(series) - 73, (3, 16), generator=gen)
+        x = series[starts[..., None] + torch.arange(73)]
+        zhat = model.forcing_signal(x[:, :, 1:], partial=False)
+        all_states = torch.log(spectral_norms(model.jacobian(zhat))).mean(-1)
+        exact = (1.0 - 1.0 / torch.exp(all_states).amax(-1)).clamp_min(0.0)
+        assert torch.all(exact > 0.05)
+        torch.testing.assert_close(alpha_estimate(model, x[:, :, 1:], "autograd"), exact, rtol=0.0, atol=1e-2)
+        torch.testing.assert_close(alpha_estimate(model, x[:, :, 1:], "fused"), exact, rtol=0.0, atol=1e-2)

@@ -87,17 +87,22 @@ class ForcingSchedule:
 def alpha_estimate(model: LatentModel, x: Tensor, kernel: str = "autograd") -> Tensor:
     """α̂ = max(0, 1 − 1/G) per member, G the product upper bound at the data-inferred states of x.
 
-    G = max over windows of the geometric mean over time of ‖J(ẑ_t)‖₂; with ``kernel="fused"`` the
-    log-norms come from the Numba kernel (``dsr.training.fused.fused_log_norms``: exact for M ≤ 8,
-    Lanczos estimates within a stated tolerance above, at O(M·L) per state), else exactly from torch.
+    G = max over windows of the geometric mean over time of ‖J(ẑ_t)‖₂ (for M > 8 over every 2nd state:
+    ``kernel_plrnn.bound_stride``); with ``kernel="fused"`` the log-norms come from the Numba kernel
+    (``dsr.training.fused.fused_log_norms``: exact for M ≤ 8, Lanczos estimates within a stated
+    tolerance above, at O(M·L) per state), else exactly from torch.
     """
+    from dsr.training.kernel_plrnn import bound_stride
+
     zhat = model.forcing_signal(x, partial=False)
+    stride = bound_stride(zhat.shape[-1])
     if kernel == "fused":
         from dsr.training.fused import fused_log_norms
 
-        log_means = fused_log_norms(model, zhat)  # (E, S)
+        log_means = fused_log_norms(model, zhat, stride=stride)  # (E, S)
     else:
-        log_means = torch.log(spectral_norms(model.jacobian(zhat).double()).clamp_min(1e-300)).mean(dim=-1)
+        states = zhat[:, :, ::stride]
+        log_means = torch.log(spectral_norms(model.jacobian(states).double()).clamp_min(1e-300)).mean(dim=-1)
     growth = torch.exp(log_means).amax(dim=-1)  # (E,)
     return (1.0 - 1.0 / growth).clamp_min(0.0).cpu()
 

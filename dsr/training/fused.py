@@ -223,8 +223,9 @@ class _FusedLoss(torch.autograd.Function):
         )
 
 
-def fused_log_norms(model: LatentModel, states: Tensor, steps: int = kernel_plrnn.LANCZOS_STEPS) -> Tensor:
-    """(1/T) Σ_t log ‖J(z_t)‖₂ per member and window, (E, S), of the states (E, S, T, M), by the kernel.
+def fused_log_norms(model: LatentModel, states: Tensor, steps: int = kernel_plrnn.LANCZOS_STEPS, stride: int = 1) -> Tensor:
+    """Mean of log ‖J(z_t)‖₂ over t = 0, s, 2s, ... (s = ``stride``) per member and window, (E, S), of the
+    states (E, S, T, M), by the kernel.
 
     The aGTF bound's expensive part (``dsr.training.forcing.alpha_estimate``): one compiled pass over
     the windows in lanes, at the cost of a few model steps per state (``steps`` Lanczos steps, see
@@ -236,7 +237,7 @@ def fused_log_norms(model: LatentModel, states: Tensor, steps: int = kernel_plrn
     zhat = _to_lanes(_array(states, dtype))
     n_members, n_windows = states.shape[:2]
     out = np.empty((zhat.shape[0], zhat.shape[-1]))
-    in_parallel(kernel_plrnn.jacobian_log_norms, zhat.shape[0], zhat.shape[0] // n_members, zhat, arrays, unit, steps, out)
+    in_parallel(kernel_plrnn.jacobian_log_norms, zhat.shape[0], zhat.shape[0] // n_members, zhat, arrays, unit, steps, stride, out)
     return torch.from_numpy(_from_lanes(out, n_members, n_windows))
 
 

@@ -236,7 +236,7 @@ class FusedEpoch:
         failed = np.zeros(E, np.int64)
         settings = np.array([float(group["lr"]), beta1, beta2, group["eps"], c.grad_clip or 0.0, c.agtf_decay, c.l2])
         counters = np.array([
-            step0, forcing.batches, c.agtf_interval, _FORCING_CODES[forcing.kind], kernel_plrnn.LANCZOS_STEPS,
+            step0, forcing.batches, c.agtf_interval, _FORCING_CODES[forcing.kind], kernel_plrnn.LANCZOS_STEPS, kernel_plrnn.bound_stride(M),
             int(model.spec.offdiagonal), int(derived),
         ])
         trained = np.array([t is not None for t in tensors], np.float64)
@@ -410,7 +410,7 @@ def train_members(
     s, x, zhat, table, z0, squares, states, pre, bound_states, logs, x0, pinvs, coupling = work
     grad_clip, decay, l2 = settings[4], settings[5], settings[6]
     step0, batches_done, interval, forcing, lanczos = counters[0], counters[1], counters[2], counters[3], counters[4]
-    offdiagonal, derived = counters[5], counters[6]
+    stride, offdiagonal, derived = counters[5], counters[6], counters[7]
     n_batches, n_windows, width = picks.shape[0], picks.shape[2], x.shape[-1]
     n_steps, n_obs, n_latent = x.shape[1], x.shape[2], z0.shape[1]
     count = n_windows * n_steps * n_obs
@@ -533,7 +533,7 @@ def train_members(
                     _project(pinvs[e], beta[e], x, bound_states, lo_c, hi_c)
                 # aGTF (dsr.training.forcing): α̂ = max(0, 1 − 1/G) at the updated parameters, G the
                 # largest exp(mean log ‖J‖) over the member's windows; immediate increase, slow decay.
-                kernel_plrnn.jacobian_log_norms(lo_c, hi_c, per_member, bound_states, kernel_params, unit, lanczos, logs)
+                kernel_plrnn.jacobian_log_norms(lo_c, hi_c, per_member, bound_states, kernel_params, unit, lanczos, stride, logs)
                 growth = 0.0
                 for c in range(lo_c, hi_c):
                     for lane in range(width):

@@ -323,3 +323,11 @@ def test_checkpoints_at_most_every_checkpoint_seconds(lorenz_store: Path, tmp_pa
     monkeypatch.setattr(runstore, "write_checkpoint", recorded)
     _fit(lorenz_store, tmp_path, "spaced", checkpoint_seconds=seconds)
     assert epochs == written
+
+
+def test_gradient_clipping_skips_parameters_the_loss_does_not_use(lorenz_store: Path, tmp_path: Path) -> None:
+    """A dendPLRNN with one basis leaves its α out of the map (W absorbs the scale): clipping must not touch α."""
+    config = FitConfig(**(TINY | {"model": "dendplrnn", "bases": 1, "grad_clip": 0.5, "kernel": "autograd"}))
+    path = dsr.fit(lorenz_store, config, out=tmp_path, name="one-basis")
+    params = read_params(path)
+    assert np.all(np.isfinite(params["W"].values)) and runstore.read_attrs(path)["status"] == "finished"

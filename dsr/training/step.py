@@ -115,7 +115,8 @@ def make_step(
         if grad_clip is not None:
             scale = (grad_clip / (grad_norm + 1e-12)).clamp(max=1.0)
             for p in model.parameters():
-                p.grad.mul_(scale.view(-1, *([1] * (p.ndim - 1))))
+                if p.grad is not None:  # a parameter the loss does not use (the dendPLRNN's α with one basis)
+                    p.grad.mul_(scale.view(-1, *([1] * (p.ndim - 1))))
         optimizer.step()
         return loss.detach(), grad_norm.detach()
 

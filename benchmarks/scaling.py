@@ -13,7 +13,10 @@ set up on a simulated series of that size (Lorenz-63 for N = 3, Lorenz-96 with N
   dimensions), D_H, PE), one per ``eval_every`` epochs;
 - checkpoint: writing parameters, optimizer state, best checkpoint and history, one per ``eval_every``;
 - compiled epoch: what a fit runs instead of the first four parts where it can: the whole epoch's
-  training as compiled calls (:mod:`dsr.training.fused_epoch`), timed as one.
+  training as compiled calls (:mod:`dsr.training.fused_epoch`), timed as one; and split into its
+  training without the bound (the same epoch of a GTF twin, which never estimates α) and the bound
+  (the difference), whose growths the last table compares: the kernel and the bound as a fit runs
+  them, without the per-call overheads of the per-batch parts above.
 
 Each part is the best of ``--rounds`` timings (the machine is shared), in milliseconds per epoch; the
 table gives each part's share of the per-batch epoch, the projected default fit (1 200 epochs of the
@@ -67,6 +70,13 @@ def series(n: int, steps: int) -> TimeSeries:
     return TimeSeries(values=values[None], variables=tuple(ds["variable"].values), dt=float(ds.attrs["dt"]))
 
 
+def gtf_twin(config: FitConfig, train: TimeSeries, test: TimeSeries) -> Trainer:
+    """A trainer of the same fit under constant GTF: its compiled epoch is the default's without aGTF's bound."""
+    config = config.model_copy(update={"forcing": "gtf"})
+    torch.manual_seed(config.seed)
+    return Trainer(build_model(config, train, torch.device("cpu")), train, test, config)
+
+
 def measure(n: int, steps: int, rounds: int, folder: Path) -> dict[str, float]:
     """Milliseconds per epoch of every part of a default fit on an n-channel series, and of its final phase."""
     config = FitConfig(latent=n)
@@ -94,7 +104,8 @@ def measure(n: int, steps: int, rounds: int, folder: Path) -> dict[str, float]:
             "bound": warm_best_time(lambda: alpha_estimate(model, x[:, :, 1:], trainer.kernel), rounds),
             "evaluation": warm_best_time(trainer.evaluate, max(1, rounds // 2)),
             "checkpoint": warm_best_time(lambda: writer.save(trainer, trainer.snapshot()), rounds),
-            "compiled epoch": warm_best_time(trainer.train_epoch, max(1, rounds // 2)) if trainer.fused_epoch else np.nan,
+            "compiled epoch": warm_best_time(trainer.train_epoch, rounds) if trainer.fused_epoch else np.nan,
+            "compiled without bound": warm_best_time(gtf_twin(config, train, test).train_epoch, rounds),
         }
         start = time.perf_counter()
         alpha_estimate(model, x[:, :, 1:], "autograd")
@@ -116,6 +127,8 @@ def measure(n: int, steps: int, rounds: int, folder: Path) -> dict[str, float]:
         **{part: 1e3 * value for part, value in epoch.items()},
         "exact bound": 1e3 * bounds * exact_bound,
         "compiled epoch": 1e3 * per_call["compiled epoch"],
+        "compiled training": 1e3 * per_call["compiled without bound"],
+        "compiled bound": 1e3 * max(per_call["compiled epoch"] - per_call["compiled without bound"], 0.0),
         "final": final,
         "fit minutes": (c.epochs * (compiled if np.isfinite(compiled) else sum(epoch.values())) + final) / 60.0,
         "epochs": c.epochs,
@@ -154,6 +167,12 @@ def main() -> None:
             f"{row[p] / first[p] / kernel:11.2f}" if first[p] > 0 else f"{'-':>11}" for p in (*PARTS, "compiled epoch") if p != "kernel"
         )
         print(f"{n:>5} {kernel:9.2f} {cells}")
+    print(f"\ninside the compiled epoch (ms per epoch): training without the bound, the bound, and the bound's growth from N = {base}")
+    print(f"relative to the training's (above 1: the bound grows faster)")
+    print(f"{'N=M':>5} {'training':>9} {'bound':>9} {'growth':>7}")
+    for n, row in rows.items():
+        growth = (row["compiled bound"] / first["compiled bound"]) / (row["compiled training"] / first["compiled training"])
+        print(f"{n:>5} {row['compiled training']:9.1f} {row['compiled bound']:9.1f} {growth:7.2f}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from dsr.analysis.pwl import KINDS as PIECEWISE_LINEAR
 from dsr.data import TimeSeries
 from dsr.models import LatentModel
 from dsr.numba_face import normal_form_faces
+from dsr.zoo.scripted import scripted_run
 
 
 def shared_tensor(values: np.ndarray, model: LatentModel) -> torch.Tensor:
@@ -39,13 +40,17 @@ def latent_run(model: LatentModel, z0: torch.Tensor, steps: int, transient: int 
 
     Without inputs each member runs through its Numba face (`dsr.numba_face`, float64): one
     compiled loop instead of a torch dispatch per step, about 100x faster for the long runs of
-    evaluation (the faces agree with the torch step, ``tests/test_analyze.py``). With inputs ``s``
-    (E, transient + steps, K), which the faces leave out, torch's ``generate`` runs.
+    evaluation (the faces agree with the torch step, ``tests/test_analyze.py``); a zoo model runs
+    its step traced into one TorchScript loop (``dsr.zoo.scripted``, the same operations as its
+    ``generate``). With inputs ``s`` (E, transient + steps, K), which the faces leave out, or a step
+    that cannot be traced (the parrot's), torch's ``generate`` runs.
     """
     if s is None and model.config.kind in PIECEWISE_LINEAR:
         start = z0.detach().cpu().double().numpy()
         runs = _per_member(lambda e, face: face.trajectory(steps, start[e], transient), model)
         return torch.as_tensor(runs, dtype=z0.dtype, device=z0.device)
+    if s is None and getattr(model, "scripted", False):
+        return scripted_run(model, z0, steps, transient)
     return model.generate(transient + steps, z0=z0, s=s)[:, transient:]
 
 
@@ -74,22 +79,35 @@ def free_run(
 
 PREDICTION_CHUNK = 2_048
 """Starts that torch's ``generate`` predicts from at once (the bound on its memory)."""
+PREDICTION_VALUES = 2**22
+"""State values (E x starts x M) that the zoo's predictions step at once: 16 MiB in float32, a few times
+that in the step's temporaries; all of a 10⁵-point test set's starts in 7 batches for a 4-member LSTM."""
 
 
 @torch.no_grad()
 def _predictions(model: LatentModel, starts: np.ndarray, k: int, inputs: np.ndarray | None) -> np.ndarray:
     """k-step predictions (E, B, N) from every start point (B, N): by the Numba faces without inputs
     (as ``latent_run``; the final PE from every point of a 10⁵-step test set took 11 s in torch), else
-    by torch's ``generate`` with the windows' inputs (B, k + 1, K)."""
+    by torch's ``generate`` with the windows' inputs (B, k + 1, K). A zoo model (no inputs) steps
+    batches of starts k times, keeping only the last state: its step is torch either way, and on
+    ~10⁴ starts at once the step's arithmetic, not its per-step dispatch, sets the time."""
     x = shared_tensor(starts, model)
     if inputs is None and model.config.kind in PIECEWISE_LINEAR:
         z0 = model.initial_state(x).detach().cpu().double().numpy()
         z = _per_member(lambda e, face: face.ahead(z0[e], k), model)
         return model.observe(torch.as_tensor(z, dtype=x.dtype, device=x.device)).cpu().numpy()
-    # In chunks of starts: a run keeps all k + 1 states of every start (a 303-unit ESN from 10⁵ test points: 10 GB).
     parts = []
+    if inputs is None:
+        chunk = max(1, PREDICTION_VALUES // (model.ensemble * model.latent))
+        for lo in range(0, len(starts), chunk):
+            z = model.initial_state(x[:, lo : lo + chunk])
+            for _ in range(k):
+                z = model.step(z)
+            parts.append(model.observe(z).cpu().numpy())
+        return np.concatenate(parts, axis=1)
+    # In chunks of starts: a run keeps all k + 1 states of every start (a 303-unit ESN from 10⁵ test points: 10 GB).
     for lo in range(0, len(starts), PREDICTION_CHUNK):
-        window = None if inputs is None else shared_tensor(inputs[lo : lo + PREDICTION_CHUNK], model)
+        window = shared_tensor(inputs[lo : lo + PREDICTION_CHUNK], model)
         z = model.generate(k + 1, x0=x[:, lo : lo + PREDICTION_CHUNK], s=window)
         parts.append(model.observe(z[:, :, -1]).cpu().numpy())
     return np.concatenate(parts, axis=1)

@@ -102,6 +102,43 @@ def lorenz(steps: int, dt: float = 0.01, standardize: bool = True, trials: int =
     return simulate("lorenz63", steps, dt=dt, seed=0, trials=trials, standardize=standardize)["x"].values
 
 
+SCRIPTED = [k for k in ZOO if ZOO[k].scripted]
+
+
+def generate_run(model, z0: torch.Tensor, steps: int, transient: int = 0, s=None) -> torch.Tensor:
+    """Evaluation's free run the straightforward way: ``generate``, one eager step after another."""
+    with torch.no_grad():
+        return model.generate(transient + steps, z0=z0)[:, transient:]
+
+
+def generate_predictions(model, starts: np.ndarray, k: int, inputs) -> np.ndarray:
+    """Evaluation's k-step predictions the straightforward way: ``generate`` from every start at once."""
+    with torch.no_grad():
+        x = torch.as_tensor(starts, dtype=F64).expand(model.ensemble, *starts.shape)
+        return model.observe(model.generate(k + 1, x0=x)[:, :, -1]).numpy()
+
+
+@pytest.mark.parametrize("kind", SCRIPTED)
+def test_fast_evaluation_equals_generate(kind: str, monkeypatch) -> None:
+    """The free runs of evaluation (one frozen TorchScript loop) and its predictions (batches of starts
+    stepped k times) give the metrics that ``generate`` gives, transient and several batches included."""
+    from dsr import evaluation
+    from dsr.data import TimeSeries
+
+    model = randomized(kind)
+    z0 = states(model)[:, 0]
+    torch.testing.assert_close(evaluation.latent_run(model, z0, 50, 30), generate_run(model, z0, 50, 30), rtol=1e-12, atol=1e-12)
+    test = TimeSeries(values=lorenz(400, trials=2), dt=0.01, variables=("x", "y", "z"))
+    monkeypatch.setattr(evaluation, "PREDICTION_VALUES", 100 * model.ensemble * model.latent)  # 4 batches per trial
+    fast = evaluation.evaluate(model, test, max_steps=300, pe_steps=7)
+    monkeypatch.setattr(evaluation, "latent_run", generate_run)
+    monkeypatch.setattr(evaluation, "_predictions", generate_predictions)
+    slow = evaluation.evaluate(model, test, max_steps=300, pe_steps=7)
+    assert np.all(np.isfinite(slow["pe"]))
+    for name in slow:
+        np.testing.assert_allclose(fast[name], slow[name], rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("kind", GRADIENT)
 def test_tiny_teacher_forced_fit_lowers_the_loss(kind: str) -> None:
     """A few Adam steps on the one-step loss under GTF in observation space (α = 0.1) lower it: the
@@ -234,13 +271,14 @@ def test_tiny_fit_of_each_family(kind: str, lorenz_store, tmp_path) -> None:
     assert {r["checkpoint"] for r in rows} == {"best", "last"}
 
 
-def test_zoo_fit_resumes_exactly(lorenz_store, tmp_path) -> None:
-    """An LSTM fit stopped by Ctrl-C after epoch 1 and resumed equals the uninterrupted fit."""
+@pytest.mark.parametrize("kind", GRADIENT)
+def test_zoo_fit_resumes_exactly(kind: str, lorenz_store, tmp_path) -> None:
+    """A fit of every gradient-trained family stopped by Ctrl-C after epoch 1 and resumed equals the uninterrupted fit."""
     import dsr
     from dsr.training.config import FitConfig
     from tests.conftest import interrupt_after, read_params
 
-    config = FitConfig(model="lstm", model_options={"hidden": 5}, **ZOO_TINY)
+    config = FitConfig(model=kind, model_options=FIT_OPTIONS[kind], **ZOO_TINY)
     whole = dsr.fit(lorenz_store, config, out=tmp_path, name="whole")
     with pytest.raises(KeyboardInterrupt):
         dsr.fit(lorenz_store, config, out=tmp_path, name="cut", progress=interrupt_after(1))

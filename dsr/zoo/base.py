@@ -79,6 +79,8 @@ class ZooModel(nn.Module):
     fixed: ClassVar[tuple[str, ...]] = ()
     # Of those, the ones not fitted to data at all (a random reservoir, a stored context): not counted as parameters.
     unfitted: ClassVar[tuple[str, ...]] = ()
+    # Whether the step is torch operations alone, which evaluation's long free runs trace into TorchScript (dsr.zoo.scripted).
+    scripted: ClassVar[bool] = True
 
     def __init__(self, config: ZooConfig, params: Mapping[str, Tensor], seeds: Sequence[int]) -> None:
         """Build from parameters with a leading member dim (use ``make_zoo_model`` or ``from_dataset``)."""

@@ -26,6 +26,7 @@ class Parrot(ZooModel):
     defaults = {"context": 1}
     fixed = ("keys", "values")
     unfitted = ("keys", "values")
+    scripted = False  # the step queries a scipy k-d tree
 
     @classmethod
     def state_size(cls, n_obs: int, options: Mapping[str, Option]) -> int:

@@ -153,6 +153,22 @@ def test_pwl_stops_exactly_when_the_pattern_is_unchanged(kind: str, init: str) -
     assert not short.converged and short.pattern_changes == result.pattern_changes[:-1]
 
 
+@pytest.mark.parametrize("solver", ["pwl", "deer"])
+def test_jacobi_sweeps_refine_the_guess_and_are_counted_apart(solver: str) -> None:
+    model = _model("clipped-shplrnn")
+    z0 = torch.randn(E, S, M, generator=torch.Generator().manual_seed(16), dtype=F64)
+    forcing = _forcings()["gtf"]
+    reference = _loop(model, z0, T, forcing)
+    for sweeps in (0, 1, 3):
+        result = solve(model, z0, T, forcing=forcing, solver=solver, sweeps=sweeps)
+        assert result.converged and result.sweeps == sweeps and (result.states - reference).abs().max() < 1e-10
+    # T sweeps are the sequential loop run in parallel: the guess is the trajectory, so DEER takes no Newton step.
+    exact = solve(model, z0, T, forcing=forcing, solver=solver, sweeps=T)
+    assert exact.iterations == (0 if solver == "deer" else 1) and exact.residuals[0] <= 1e-12
+    # T − 1 sweeps leave the last step inexact: the guess's residual is not yet zero.
+    assert solve(model, z0, T, forcing=forcing, solver=solver, sweeps=T - 1).residuals[0] > 1e-12
+
+
 # --- fallback ---------------------------------------------------------------------------------------
 
 
@@ -255,6 +271,7 @@ def test_generate_by_newton_equals_the_sequential_generate() -> None:
         ({"max_iter": -1}, "max_iter must be a whole number >= 0"),
         ({"tol": 0.0}, "tolerance tol must be > 0"),
         ({"damping": 1.0}, "damping must lie in [0, 1)"),
+        ({"sweeps": -1}, "number of Jacobi sweeps must be a whole number >= 0"),
     ],
 )
 def test_bad_solver_options_are_one_line_errors(options: dict, fragment: str) -> None:

@@ -17,7 +17,8 @@ class NewtonResult:
     Newton iterate met the stopping test; when it did not, ``states`` is the sequential loop's
     trajectory (the fallback), never the unconverged iterate, and ``fallback`` says why.
     ``pattern_changes`` (``pwl`` only): per iterate, how many activation bits differ from the pattern
-    the iterate was computed with (0 ends the solve).
+    the iterate was computed with (0 ends the solve). ``sweeps``: Jacobi sweeps Z_t ← G_t(Z_{t−1}) that
+    refined the initial guess before the Newton steps (not counted in ``iterations``).
     """
 
     states: Tensor
@@ -27,3 +28,4 @@ class NewtonResult:
     converged: bool
     fallback: str | None = None
     pattern_changes: list[int] = field(default_factory=list)
+    sweeps: int = 0

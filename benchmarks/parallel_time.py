@@ -4,25 +4,33 @@ For each model (the default clipped shPLRNN trained on Lorenz-63, and an AL-RNN 
 length T and GTF strength α, one window of standardized Lorenz-63 data (``dsr simulate lorenz63``,
 noise 0.05, seed 1, in the run's standardization) is rolled out under GTF exactly as training does
 (z̃_0 = ẑ(x_0), z̃_t = (1 − α) F(z̃_{t−1}) + α ẑ(x_t); α = 0 is a free run). Columns: Newton steps of the
-``pwl`` solver (stopping when the activation pattern is unchanged; budget ``--max-iter``), whether it
+``pwl`` solver after ``--sweeps`` Jacobi sweeps of the initial guess (stopping when the activation pattern
+is unchanged; budget ``--max-iter``), whether it
 converged (else the sequential fallback ran, its time included), the largest deviation from the
 sequential loop, and wall time of Newton, of the sequential torch loop (``dsr.parallel.sequential``:
 one model step and one forcing per time step, the autograd path's forward) and of the fused CPU
 kernel's forward (``dsr.training.fused.fused_member_losses`` under no_grad: the compiled loop with
-the loss) — all three in the same run, best of ``--repeats``. A residual-against-iteration plot for
-T = 1.6·10⁴ goes to ``docs/parallel-time.png``.
+the loss) — all three in the same run, best of ``--repeats``. A plot of the residual against the Newton
+step at T = ``--plot-length`` (1.6·10⁴) goes to ``--plot`` (``docs/parallel-time.png``). ``--doc FILE``
+writes the rows into FILE's table between ``<!-- parallel-time:begin -->`` and ``<!-- parallel-time:end -->``,
+replacing rows of the same model, T and α and keeping the others (so the lengths can be run one at a
+time); ``--readme FILE`` also writes the first model's summary (steps, sequential / Newton) into FILE's
+markers. Nothing in those tables is hand-edited.
 
 Models: ``--default-run`` and ``--alrnn-run`` name run stores (trained by ``dsr fit``; see
 docs/parallel-time.md for the commands); without them, the models are freshly initialised (and the
 table says so).
 
-Usage: python benchmarks/parallel_time.py --default-run RUN --alrnn-run RUN [--lengths 1000 16000 130000]
-       [--alphas 0 0.02 0.05 0.1 0.3] [--dtype float32] [--device cpu|cuda] [--max-iter 50] [--repeats 2] [--threads 1]
+Usage: python benchmarks/parallel_time.py --default-run RUN --alrnn-run RUN [--models default alrnn] [--lengths 1000 16000 130000]
+       [--alphas 0 0.02 0.05 0.1 0.3] [--dtype float32] [--device cpu|cuda] [--max-iter 50] [--sweeps 2] [--repeats 2] [--threads 1]
+       [--plot docs/parallel-time.png] [--plot-length 16000] [--doc docs/parallel-time.md] [--readme README.md]
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -31,7 +39,8 @@ import numpy as np
 import torch
 
 from dsr.models import LatentModel, make_model
-from dsr.parallel import Forcing, NewtonFallbackWarning, Recurrence, sequential, solve
+from dsr.parallel import Forcing, NewtonFallbackWarning, Recurrence, default_tolerance, sequential, solve
+from dsr.parallel.newton import DEFAULT_SWEEPS
 from dsr.simulate import simulate
 
 
@@ -68,39 +77,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--default-run")
     parser.add_argument("--alrnn-run")
+    parser.add_argument("--models", nargs="+", default=["default", "alrnn"], choices=["default", "alrnn"], help="which of the two models to run")
     parser.add_argument("--lengths", type=int, nargs="+", default=[1_000, 16_000, 130_000])
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.02, 0.05, 0.1, 0.3])
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--max-iter", type=int, default=50)
+    parser.add_argument("--sweeps", type=int, default=DEFAULT_SWEEPS, help="Jacobi sweeps of the initial guess before the Newton steps")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--plot", default="docs/parallel-time.png")
+    parser.add_argument("--plot-length", type=int, default=16_000, help="the T whose residual histories are plotted (no plot if not run)")
+    parser.add_argument("--doc", help="write the rows into this file's table between the parallel-time markers (same model, T, α replaced)")
+    parser.add_argument("--readme", help="with --doc: also write the default model's summary table into this file's markers")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (on a loaded 2-core machine, 2 spin against each other)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
     torch.backends.cuda.matmul.allow_tf32 = False  # dense combines need full precision: TF32 rounds products to 10 bits
     series = simulate("lorenz63", max(args.lengths) + 1, noise=0.05, seed=1)["x"].values.astype(np.float64)
-    print(f"device {args.device}, {args.dtype}, torch threads {torch.get_num_threads()}, Newton budget {args.max_iter}")
-    print("| model | T | α | Newton steps | converged | max dev. | Newton s | sequential torch s | fused CPU forward s | seq / Newton | fused / Newton |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    histories: dict[str, dict[float, list[float]]] = {}
-    for run, kind in ((args.default_run, "clipped-shplrnn"), (args.alrnn_run, "alrnn")):
+    print(f"device {args.device}, {args.dtype}, torch threads {torch.get_num_threads()}, Newton budget {args.max_iter}, {args.sweeps} Jacobi sweeps")
+    print(HEADER)
+    rows: list[str] = []
+    histories: dict[str, dict[float, tuple[list[float], bool]]] = {}
+    chosen = {"default": (args.default_run, "clipped-shplrnn"), "alrnn": (args.alrnn_run, "alrnn")}
+    for run, kind in (chosen[name] for name in args.models):
         model, label, mean, scale = load_model(run, kind, dtype, args.device)
         data = torch.as_tensor((series - mean) / scale, dtype=dtype, device=args.device)
-        histories[label] = {}
         for length in args.lengths:
             x = data[: length + 1].reshape(1, 1, length + 1, 3)
             with torch.no_grad():
                 z0 = model.initial_state(x[:, :, 0])
                 signal = model.forcing_signal(x[:, :, 1:], True)
-            seq_time = fused_time = None
             for alpha in args.alphas:
                 forcing = Forcing(signal, torch.full((1, 1, length, 1), alpha, dtype=dtype, device=args.device)) if alpha else None
                 rec = Recurrence(model, length, None, forcing)
                 with torch.no_grad():
                     t_seq, reference = timed(lambda: sequential(rec, z0), args.repeats if length < 100_000 else 1)
-                seq_time = t_seq if seq_time is None else min(seq_time, t_seq)
                 fused = "-"
                 if args.device == "cpu":
                     from dsr.training.fused import fused_member_losses
@@ -111,37 +123,113 @@ def main() -> None:
                     fused = f"{t_fused:.3g}"
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", NewtonFallbackWarning)
-                    t_newton, result = timed(lambda: solve(model, z0, length, forcing=forcing, max_iter=args.max_iter), 1 if alpha == 0 else args.repeats)
-                if length == 16_000 or length == max(args.lengths) == min(args.lengths):
-                    histories[label][alpha] = result.residuals
+                    t_newton, result = timed(
+                        lambda: solve(model, z0, length, forcing=forcing, max_iter=args.max_iter, sweeps=args.sweeps), 1 if alpha == 0 else args.repeats
+                    )
+                if length == args.plot_length:
+                    scale_z = max(1.0, float(reference.abs().max()))
+                    histories.setdefault(label, {})[alpha] = ([r / scale_z for r in result.residuals], result.converged)
                 dev = float((result.states - reference).abs().max())
                 fused_ratio = "-" if fused == "-" else f"{float(fused) / t_newton:.2f}"
-                print(
-                    f"| {label} | {length} | {alpha} | {result.iterations} | {'yes' if result.converged else 'no (fallback)'} | {dev:.1e} | "
-                    f"{t_newton:.3g} | {t_seq:.3g} | {fused} | {t_seq / t_newton:.2f} | {fused_ratio} |",
-                    flush=True,
+                rows.append(
+                    f"| {label} | {length} | {alpha} | {result.sweeps} | {result.iterations} | {'yes' if result.converged else 'no (fallback)'} | {dev:.1e} | "
+                    f"{t_newton:.3g} | {t_seq:.3g} | {fused} | {t_seq / t_newton:.2f} | {fused_ratio} |"
                 )
-    plot(histories, args.plot)
+                print(rows[-1], flush=True)
+    if histories:
+        plot(histories, default_tolerance(dtype), args.plot_length, args.plot)
+    if args.doc:
+        table = merge_rows(Path(args.doc), rows, "python benchmarks/parallel_time.py " + " ".join(sys.argv[1:]))
+        if args.readme:
+            write_section(Path(args.readme), summary(table))
 
 
-def plot(histories: dict[str, dict[float, list[float]]], path: str) -> None:
+HEADER = (
+    "| model | T | α | Jacobi sweeps | Newton steps | converged | max dev. | Newton s | sequential torch s | fused CPU forward s | seq / Newton | fused / Newton |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
+BEGIN, END = "<!-- parallel-time:begin -->", "<!-- parallel-time:end -->"
+COMMAND = re.compile(r"<!-- generated by: (.*?) -->")
+
+
+def _cells(row: str) -> list[str]:
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
+def merge_rows(path: Path, rows: list[str], command: str) -> list[str]:
+    """Put ``rows`` into the table between BEGIN and END of ``path``, replacing rows of the same model, T and α.
+
+    Rows of other (model, T, α) are kept, so long runs can be made one length at a time; the commands
+    that produced the table are listed above it. Returns the merged rows (models in first-seen order, then T, α).
+    """
+    old = section(path)
+    commands = [c for c in COMMAND.findall(old) if c != command] + [command]
+    kept = [line for line in old.splitlines() if line.startswith("| ") and not line.startswith("| model")]
+    merged = {tuple(_cells(row)[:3]): row for row in kept + rows}
+    models = list(dict.fromkeys(key[0] for key in merged))
+    table = sorted(merged.values(), key=lambda row: (models.index(_cells(row)[0]), int(_cells(row)[1]), float(_cells(row)[2])))
+    generated = "\n".join(f"<!-- generated by: {c} -->" for c in commands)
+    write_section(path, f"{generated}\n\n{HEADER}\n" + "\n".join(table))
+    return table
+
+
+def summary(rows: list[str]) -> str:
+    """The first model's rows as α × T cells "Newton steps, sequential / Newton" (the README's table)."""
+    first = _cells(rows[0])[0]
+    cells = {(c[2], int(c[1])): c for c in map(_cells, rows) if c[0] == first}
+    lengths = sorted({t for _, t in cells})
+    alphas = sorted({a for a, _ in cells}, key=float)
+
+    def cell(c: list[str] | None) -> str:
+        if c is None:
+            return "not run"
+        steps = c[4] if c[5] == "yes" else "fallback"
+        return f"{steps}, {float(c[10]):.2g}×"
+
+    head = "| α | " + " | ".join(f"T = {t}" for t in lengths) + " |\n|---|" + "---|" * len(lengths)
+    return head + "\n" + "\n".join(f"| {a} | " + " | ".join(cell(cells.get((a, t))) for t in lengths) + " |" for a in alphas)
+
+
+def section(path: Path) -> str:
+    text = path.read_text()
+    if BEGIN not in text or END not in text:
+        sys.exit(f"{path} has no {BEGIN} ... {END} section to fill")
+    return text[text.index(BEGIN) + len(BEGIN) : text.index(END)]
+
+
+def write_section(path: Path, content: str) -> None:
+    text = path.read_text()
+    section(path)
+    path.write_text(re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: f"{BEGIN}\n{content}\n{END}", text, flags=re.S))
+
+
+def plot(histories: dict[str, dict[float, tuple[list[float], bool]]], tol: float, length: int, path: str) -> None:
+    """Residual (relative to max(1, max|z|), as the stopping test) against the Newton step, one panel per model."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, len(histories), figsize=(5 * len(histories), 3.6), squeeze=False)
     for ax, (label, runs) in zip(axes[0], histories.items(), strict=True):
-        for alpha, residuals in runs.items():
-            ax.semilogy(range(len(residuals)), np.maximum(residuals, 1e-17), marker="o", ms=3, label=f"α = {alpha}")
-        ax.set_title(label, fontsize=9)
+        for alpha, (residuals, converged) in runs.items():
+            values = np.asarray(residuals, dtype=float)
+            # A diverging iterate's residual is inf or nan: drawn up to its last finite value, named in the legend.
+            values[~np.isfinite(values)] = np.nan
+            note = "" if converged else " (fallback)"
+            ax.semilogy(np.arange(len(values)), np.maximum(values, 1e-17), marker="o", ms=3, label=f"α = {alpha}{note}")
+        ax.axhline(tol, color="grey", ls="--", lw=0.8, label="tolerance")
+        ax.set_title(f"{label}, T = {length}", fontsize=9)
         ax.set_xlabel("Newton step")
-        ax.set_ylabel("max residual")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("max residual / max(1, max|z|)")
         ax.legend(fontsize=7)
     fig.tight_layout()
     tmp = Path(path).with_suffix(".tmp.png")
     fig.savefig(tmp, dpi=110)
-    tmp.rename(path)
+    plt.close(fig)
+    tmp.replace(path)
     print(f"residual plot: {path}")
 
 

@@ -108,6 +108,20 @@ def test_four_fits_on_two_workers_equal_the_same_fits_one_after_another(tmp_path
     assert not np.array_equal(first["last/A"], other_seed["last/A"])
 
 
+def test_a_worker_runs_one_fit_at_a_time(tmp_path: Path, data: Path, executor: Executor) -> None:
+    """Each worker's fits lie one after another inside the sweep, so their wall times add up to at most the
+    sweep's (a fit that computed a lazily read store through the worker's client seceded, and the worker
+    started its next fit beside it: one worker's fits summed to twice the sweep's wall time)."""
+    spec = read_spec(_spec(tmp_path, data, epochs=8))
+    start = time.perf_counter()
+    run_sweep(spec, tmp_path / "sweep", executor)
+    wall = time.perf_counter() - start
+    table = store.read(tmp_path / "sweep")
+    assert list(table["status"].values) == ["finished"] * 4
+    for worker in set(table["worker"].values):
+        assert table["wall_s"].values[table["worker"].values == worker].sum() <= wall
+
+
 def test_a_killed_worker_s_fit_runs_again_and_nothing_is_lost(tmp_path: Path, data: Path, executor: Executor) -> None:
     spec = read_spec(_spec(tmp_path, data, epochs=12, extra="[grid]\nseed = [0, 5]\n"))
     folder, outcome = tmp_path / "sweep", {}

@@ -81,6 +81,7 @@ def run_fit(task: FitTask) -> FitOutcome:
     A run store of this name that is already finished is reported as it is; one that exists
     unfinished (its worker died) is continued from its last checkpoint.
     """
+    import dask
     import torch
 
     from dsr import fitting, runstore
@@ -94,10 +95,14 @@ def run_fit(task: FitTask) -> FitOutcome:
     resumed = task.path.exists()
     error = ""
     try:
-        if not resumed:
-            fitting.fit(task.data, FitConfig(**task.config), test=task.test, out=task.out, name=task.name)
-        elif runstore.read_attrs(task.path).get("status") != "finished":
-            fitting.resume(task.path)
+        # Dask collections computed inside a task (xarray's lazily read stores) would otherwise go to the
+        # worker's client, and a task that waits on its client secedes from the worker's thread: the
+        # worker then starts its next fit beside this one, and fits meant to run one per core pile up.
+        with dask.config.set(scheduler="synchronous"):
+            if not resumed:
+                fitting.fit(task.data, FitConfig(**task.config), test=task.test, out=task.out, name=task.name)
+            elif runstore.read_attrs(task.path).get("status") != "finished":
+                fitting.resume(task.path)
     except Exception as err:  # noqa: BLE001 -- one broken fit must not stop the others
         error = str(err) if isinstance(err, DsrError) else f"{type(err).__name__}: {err}"
         if not task.path.exists():  # refused before its run store existed (e.g. data too short)

@@ -354,7 +354,7 @@ Computations, §10.1). Stated tolerance with 8 steps: α̂ within 10⁻² of the
 up to M = 64 (``tests/test_kernels.py``; measured worst case 7·10⁻³, on random models whose singular
 values crowd without a gap; 1.5·10⁻⁴ on a shPLRNN trained on 20-channel Lorenz-96 data, a tenth of
 α̂'s spread from batch to batch). Cost: 8 products with J and Jᵀ per state, about four training
-steps' worth (forward and backward) per estimate, or 0.8 of a step per batch at ``agtf_interval`` 5.
+steps' worth (forward and backward) per state, or 0.4 of a step per batch at ``agtf_interval`` 5 on every 2nd state (``BOUND_STRIDE``).
 With k ≥ M the Krylov space is the whole space and the norm exact."""
 BOUND_STRIDE = 2
 """For M > ``LANCZOS_STEPS`` aGTF's bound averages the log-norms of every 2nd state of a window (``bound_stride``).

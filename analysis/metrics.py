@@ -13,10 +13,9 @@ state-space distribution of trials, pass ``x.reshape(-1, N)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal
 
-import numba
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.ndimage import gaussian_filter1d
@@ -27,10 +26,12 @@ __all__ = [
     "binned_state_space_divergence",
     "gmm_state_space_divergence",
     "hellinger_distance",
+    "hellinger_distances",
     "prediction_error",
     "prediction_error_curve",
     "smoothed_power_spectrum",
     "state_space_divergence",
+    "state_space_divergences",
 ]
 
 BINNED_MAX_DIM = 5
@@ -97,15 +98,39 @@ def state_space_divergence(
     standardised units, the histogram with the bin width), so values are comparable only within
     one method.
     """
-    true, gen = _as_pair(x_true, x_gen)
+    return float(
+        state_space_divergences(
+            x_true, [x_gen], n_bins, smoothing, method, gmm_scaling=gmm_scaling, max_steps=max_steps, mc_samples=mc_samples, seed=seed
+        )[0]
+    )
+
+
+def state_space_divergences(
+    x_true: ArrayLike,
+    x_gens: Sequence[ArrayLike],
+    n_bins: int = 30,
+    smoothing: float = 1e-5,
+    method: Literal["auto", "bins", "gmm"] = "auto",
+    *,
+    gmm_scaling: float = 1.0,
+    max_steps: int = 10_000,
+    mc_samples: int = 1000,
+    seed: int | np.random.Generator | None = 0,
+) -> np.ndarray:
+    """:func:`state_space_divergence` of each series in ``x_gens`` against the one ``x_true``, shape (len(x_gens),).
+
+    The GMM estimate draws its samples from p and evaluates log p on them once for all series, so an
+    ensemble of E members costs E + 1 mixture evaluations instead of 2E; each value equals
+    :func:`state_space_divergence` of that series (the same samples for the same ``seed``).
+    """
+    true = _as_series(x_true, "x_true")
+    gens = [_as_pair(true, x_gen)[1] for x_gen in x_gens]
     if method == "auto":
         method = "bins" if true.shape[1] <= BINNED_MAX_DIM else "gmm"
     if method == "bins":
-        return binned_state_space_divergence(true, gen, n_bins, smoothing)
+        return np.array([binned_state_space_divergence(true, gen, n_bins, smoothing) for gen in gens])
     if method == "gmm":
-        return gmm_state_space_divergence(
-            true, gen, gmm_scaling, max_steps=max_steps, mc_samples=mc_samples, seed=seed
-        )
+        return _gmm_divergences(true, gens, gmm_scaling, max_steps, mc_samples, seed)
     raise ValueError(f"method must be 'auto', 'bins' or 'gmm', got {method!r}")
 
 
@@ -176,31 +201,42 @@ def binned_state_space_divergence(
     return float(kl_occupied + kl_empty)
 
 
-@numba.njit(cache=True, inline="always")
-def _squared_distance(a: np.ndarray, b: np.ndarray) -> float:
-    total = 0.0
-    for k in range(a.shape[0]):
-        total += (a[k] - b[k]) ** 2
-    return total
+GMM_BLOCK = 256
+"""Samples whose kernel values against all centres :func:`_log_mean_kernel` holds at once: 256 × 2 000 centres = 4 MB."""
 
 
-@numba.njit(parallel=True, cache=True)
 def _log_mean_kernel(samples: np.ndarray, centres: np.ndarray, inv_two_var: float) -> np.ndarray:
-    """log( (1/T) Σ_t exp(−‖s − μ_t‖² · inv_two_var) ) for every sample s (row of ``samples``).
+    """log( (1/T) Σ_t exp(−‖s − μ_t‖² · inv_two_var) ) for every sample s (row of ``samples``), centres μ (T, N).
 
-    Log-sum-exp about the nearest centre, so no likelihood underflows however far the sample is;
-    distances are recomputed in the second pass rather than stored (T × samples would be 80 MB).
+    With c = inv_two_var, −c‖s − μ‖² = −c‖s‖² + (2c s·μ − c‖μ‖²): the last term for a block of
+    samples and all centres is one matrix product (BLAS) and a subtraction, so the cost per pair is
+    one fused multiply-add per dimension at the machine's peak instead of a difference, square and
+    add in a scalar loop (10× faster at N = 128); −c‖s‖² is constant along the sum and added after
+    it. Log-sum-exp about each sample's nearest centre, so no likelihood underflows however far the
+    sample is. The expanded form's rounding, ~1e-16 (‖s‖² + ‖μ‖²), is negligible against σ².
+    A centre that is infinite (or whose norm overflows: a run that diverged) adds exp(−∞) = 0 but
+    still counts in T; a NaN centre makes every value NaN.
     """
-    n_centres = centres.shape[0]
-    out = np.empty(samples.shape[0])
-    for i in numba.prange(samples.shape[0]):
-        nearest = np.inf
-        for t in range(n_centres):
-            nearest = min(nearest, _squared_distance(samples[i], centres[t]))
-        total = 0.0
-        for t in range(n_centres):
-            total += np.exp(-(_squared_distance(samples[i], centres[t]) - nearest) * inv_two_var)
-        out[i] = np.log(total / n_centres) - nearest * inv_two_var
+    n_samples, n_centres = samples.shape[0], centres.shape[0]
+    if np.isnan(centres).any():
+        return np.full(n_samples, np.nan)
+    with np.errstate(over="ignore", invalid="ignore"):
+        norms = np.einsum("ij,ij->i", centres, centres)
+    finite = np.isfinite(norms)
+    if not finite.any():
+        return np.full(n_samples, -np.inf)
+    scaled, offsets = (2.0 * inv_two_var) * centres[finite].T, inv_two_var * norms[finite]
+    out = np.empty(n_samples)
+    for lo in range(0, n_samples, GMM_BLOCK):
+        block = samples[lo : lo + GMM_BLOCK]
+        exponent = block @ scaled
+        exponent -= offsets
+        largest = exponent.max(axis=1)
+        exponent -= largest[:, None]
+        np.exp(exponent, out=exponent)
+        out[lo : lo + GMM_BLOCK] = (
+            np.log(exponent.sum(axis=1) / n_centres) + largest - inv_two_var * np.einsum("ij,ij->i", block, block)
+        )
     return out
 
 
@@ -235,23 +271,29 @@ def gmm_state_space_divergence(
     evaluations of checkpoints are compared on the same samples.
     """
     true, gen = _as_pair(x_true, x_gen)
+    return float(_gmm_divergences(true, [gen], scaling, max_steps, mc_samples, seed)[0])
+
+
+def _gmm_divergences(
+    true: np.ndarray, gens: list[np.ndarray], scaling: float, max_steps: int, mc_samples: int, seed: int | np.random.Generator | None
+) -> np.ndarray:
+    """GMM D_stsp (:func:`gmm_state_space_divergence`) of each of ``gens`` against ``true``, on one draw of samples."""
     if scaling <= 0:
         raise ValueError(f"scaling (σ²) must be positive, got {scaling}")
     rng = np.random.default_rng(seed)
     centres_true = true[:max_steps]
-    centres_gen = gen[:max_steps]
     sigma = float(np.sqrt(scaling))
     picks = rng.integers(0, centres_true.shape[0], size=mc_samples)
     samples = centres_true[picks] + sigma * rng.standard_normal((mc_samples, true.shape[1]))
     # The components' normalisation (2πσ²)^{-N/2} is common to p and q: it cancels in log p − log q.
     inv_two_var = 0.5 / scaling
-    log_ratio = _log_mean_kernel(samples, centres_true, inv_two_var) - _log_mean_kernel(
-        samples, centres_gen, inv_two_var
-    )
-    finite = np.isfinite(log_ratio)
-    if not finite.any():
-        return float("nan")
-    return float(np.mean(log_ratio[finite]))
+    log_p = _log_mean_kernel(samples, centres_true, inv_two_var)
+    divergences = np.empty(len(gens))
+    for e, gen in enumerate(gens):
+        log_ratio = log_p - _log_mean_kernel(samples, gen[:max_steps], inv_two_var)
+        finite = np.isfinite(log_ratio)
+        divergences[e] = np.mean(log_ratio[finite]) if finite.any() else np.nan
+    return divergences
 
 
 def smoothed_power_spectrum(x: ArrayLike, smoothing_sigma: float = 20.0) -> np.ndarray:
@@ -299,15 +341,24 @@ def hellinger_distance(
     correlation. A constant variable in either series makes D_H NaN (ALRNN-DSR ``evaluate.jl``
     then reports D_H = 1).
     """
-    true, gen = _as_pair(x_true, x_gen)
-    if true.shape[0] != gen.shape[0]:
-        raise ValueError(
-            f"x_true and x_gen must have the same length, got {true.shape[0]} and {gen.shape[0]}"
-        )
-    p = smoothed_power_spectrum(true, smoothing_sigma)
-    q = smoothed_power_spectrum(gen, smoothing_sigma)
-    per_variable = np.sqrt(0.5 * np.sum((np.sqrt(p) - np.sqrt(q)) ** 2, axis=0))
-    return float(np.mean(per_variable))
+    return float(hellinger_distances(x_true, [x_gen], smoothing_sigma)[0])
+
+
+def hellinger_distances(x_true: ArrayLike, x_gens: Sequence[ArrayLike], smoothing_sigma: float = 20.0) -> np.ndarray:
+    """:func:`hellinger_distance` of each series in ``x_gens`` against the one ``x_true``, shape (len(x_gens),);
+    the true spectra are computed once."""
+    true = _as_series(x_true, "x_true")
+    p = np.sqrt(smoothed_power_spectrum(true, smoothing_sigma))
+    distances = np.empty(len(x_gens))
+    for e, x_gen in enumerate(x_gens):
+        gen = _as_pair(true, x_gen)[1]
+        if true.shape[0] != gen.shape[0]:
+            raise ValueError(
+                f"x_true and x_gen must have the same length, got {true.shape[0]} and {gen.shape[0]}"
+            )
+        q = np.sqrt(smoothed_power_spectrum(gen, smoothing_sigma))
+        distances[e] = np.mean(np.sqrt(0.5 * np.sum((p - q) ** 2, axis=0)))
+    return distances
 
 
 def prediction_error_curve(x_true: ArrayLike, predictions: ArrayLike) -> np.ndarray:

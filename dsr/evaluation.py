@@ -113,11 +113,14 @@ def _predictions(model: LatentModel, starts: np.ndarray, k: int, inputs: np.ndar
     return np.concatenate(parts, axis=1)
 
 
-def _hellinger_or_worst(truth: np.ndarray, generated: np.ndarray) -> float:
-    if not np.all(np.isfinite(generated)):
-        return 1.0
-    value = metrics.hellinger_distance(truth, generated)
-    return 1.0 if np.isnan(value) else value
+def _hellinger_or_worst(truth: np.ndarray, generated: np.ndarray) -> np.ndarray:
+    """D_H of each member's run (E, n, N) against the truth (n, N); 1, the maximum, for a run that diverged
+    or collapsed onto a fixed point (constant: no spectrum), as ALRNN-DSR evaluate.jl scores them."""
+    finite = np.all(np.isfinite(generated), axis=(1, 2))
+    values = np.ones(len(generated))
+    if finite.any():
+        values[finite] = metrics.hellinger_distances(truth, list(generated[finite]))
+    return np.where(np.isnan(values), 1.0, values)
 
 
 def evaluate(
@@ -164,14 +167,11 @@ def evaluate(
             # PE(k) (metrics.prediction_error): squared error at step k only, summed here over starts.
             pe_sum += np.mean((predictions - values[starts + pe_steps]) ** 2, axis=-1).sum(axis=-1)
             pe_count += len(starts)
+    # All members against the one test set: the metrics compute the truth's part once.
     true = np.concatenate(truth, axis=0)
-    d_stsp, d_h = np.empty(E), np.empty(E)
-    for e in range(E):
-        runs = [g[e] for g in generated]
-        d_stsp[e] = metrics.state_space_divergence(true, np.concatenate(runs, axis=0))
-        # Spectra need contiguous series: D_H per trial, averaged. A run that diverged or collapsed
-        # onto a fixed point (constant: no spectrum) scores 1, the maximum, as ALRNN-DSR evaluate.jl does.
-        d_h[e] = np.mean([_hellinger_or_worst(t, g) for t, g in zip(truth, runs)])
+    d_stsp = metrics.state_space_divergences(true, [np.concatenate([g[e] for g in generated], axis=0) for e in range(E)])
+    # Spectra need contiguous series: D_H per trial, averaged.
+    d_h = np.mean([_hellinger_or_worst(t, g) for t, g in zip(truth, generated)], axis=0)
     pe = pe_sum / pe_count if pe_count else np.full(E, np.nan)
     return {"d_stsp": d_stsp, "d_h": d_h, "pe": pe}
 

@@ -4,7 +4,9 @@ Eight fits of the default model with a shortened schedule (`--epochs`, one membe
 fits are usually single models over seeds or settings) on the Lorenz-63 sample store:
 
 - serial: the fits one after another in this process (`dsr.sweep.executor.run_fit`, the function the
-  workers run; as eight `dsr fit` calls without their start-up);
+  workers run; as eight `dsr fit` calls without their start-up), each on one kernel thread as in a
+  worker: a one-member fit has nothing to split over threads (the compiled epoch and the evaluation's
+  free runs go one thread per member, and its 16 float32 windows fill one lane chunk);
 - sweep: `run_sweep` on a new local Dask cluster of `--jobs` worker processes; its start and a first tiny fit
   per worker (loading and compiling the kernels, as the serial process's warm-up does) are timed apart
   ("cluster start s"): a one-off per sweep, which the "ratio with start" column includes.

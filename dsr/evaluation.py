@@ -10,7 +10,6 @@ All in the standardized coordinates the model was trained in.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -56,10 +55,13 @@ def latent_run(model: LatentModel, z0: torch.Tensor, steps: int, transient: int 
 
 def _per_member(run: Callable[[int, Any], np.ndarray], model: LatentModel) -> np.ndarray:
     """run(e, face) for each member e and its Numba face (float64, from the model's normal form),
-    stacked; on threads, one per core, as the faces' kernels release the GIL."""
+    stacked; on the training kernels' threads (``dsr.training.fused.threads``: one per core, or a
+    sweep worker's share of the cores), as the faces' kernels release the GIL."""
+    from dsr.training import fused
+
     with torch.no_grad():
         faces = normal_form_faces(model.normal_form(), model.kind)
-    with ThreadPoolExecutor(max(1, min(len(faces), os.cpu_count() or 1))) as pool:
+    with ThreadPoolExecutor(max(1, min(len(faces), fused.threads()))) as pool:
         return np.stack(list(pool.map(run, range(len(faces)), faces)))
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import time
 
+import numpy as np
 import pytest
 import torch
 import xarray as xr
@@ -365,3 +367,29 @@ def test_free_run_with_inputs_drives_the_torch_model() -> None:
     z0 = torch.zeros(1, model.latent, dtype=F64)
     s = torch.randn(1, 12, 2, dtype=F64, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(latent_run(model, z0, 8, transient=4, s=s), model.generate(12, z0=z0, s=s)[:, 4:])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_free_runs_of_the_members_use_the_kernels_threads(threads: int) -> None:
+    """Evaluation steps the members on ``dsr.training.fused.threads()`` threads: one in a sweep worker with
+    one core, not one per core of the machine."""
+    import threading
+
+    from dsr.evaluation import _per_member
+    from dsr.training import fused
+
+    model = randomize(build("alrnn", seeds=[0, 1, 2, 3]), seed=2)
+    used = set()
+
+    def run(e: int, face: object) -> np.ndarray:
+        used.add(threading.get_ident())
+        time.sleep(0.05)  # every pool thread gets a member
+        return np.zeros(1)
+
+    before = fused.threads()
+    fused.set_threads(threads)
+    try:
+        assert _per_member(run, model).shape == (4, 1)
+    finally:
+        fused.set_threads(before)
+    assert len(used) == threads

@@ -20,7 +20,7 @@ import pytest
 from dsr import runstore
 from dsr.simulate import simulate
 from dsr.sweep import store
-from dsr.sweep.executor import Executor, FitTask, run_fit
+from dsr.sweep.executor import LOCAL_CLUSTER, Executor, FitTask, run_fit
 from dsr.sweep.runner import run_sweep, tasks_of
 from dsr.sweep.spec import read_spec
 from dsr.zarrstore import write_dataset
@@ -120,6 +120,33 @@ def test_a_worker_runs_one_fit_at_a_time(tmp_path: Path, data: Path, executor: E
     assert list(table["status"].values) == ["finished"] * 4
     for worker in set(table["worker"].values):
         assert table["wall_s"].values[table["worker"].values == worker].sum() <= wall
+
+
+def _worker_settings() -> dict:
+    import dask
+
+    from dsr.training import fused
+
+    return {
+        "pid": os.getpid(), "MALLOC_TRIM_THRESHOLD_": os.environ.get("MALLOC_TRIM_THRESHOLD_"), "threads": fused.threads(),
+        **{key: dask.config.get(key) for key in LOCAL_CLUSTER if not key.startswith("distributed.nanny")},
+    }
+
+
+def test_local_workers_run_with_the_executor_s_settings(tmp_path: Path, data: Path, executor: Executor) -> None:
+    """The settings of LOCAL_CLUSTER reach the worker processes (Dask's 64 KiB trim threshold unset in their
+    environment, the slower event-loop checks), and a fit runs its kernels on the worker's share of the cores."""
+    expected = {key: value for key, value in LOCAL_CLUSTER.items() if not key.startswith("distributed.nanny")}
+    assert LOCAL_CLUSTER["distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"] is None
+    task = tasks_of(read_spec(_spec(tmp_path, data, epochs=1)), tmp_path / "sweep")[0]
+    outcome = next(executor.run([task]))
+    assert outcome.status == "finished", outcome.error
+    workers = {settings.pop("pid"): settings for settings in executor.client.run(_worker_settings).values()}
+    assert workers[int(outcome.worker.rsplit(":", 1)[1])]["threads"] == executor.threads == max(1, (os.cpu_count() or 1) // 2)
+    for settings in workers.values():
+        assert settings.pop("MALLOC_TRIM_THRESHOLD_") is None
+        settings.pop("threads")
+        assert settings == expected
 
 
 def test_a_killed_worker_s_fit_runs_again_and_nothing_is_lost(tmp_path: Path, data: Path, executor: Executor) -> None:

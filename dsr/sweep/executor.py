@@ -9,8 +9,9 @@ Workers and threads: the local cluster has one worker process per job with one D
 each fit's kernels run on cores // jobs threads, so that jobs × kernel threads = cores (the fused
 kernel's threads and torch's otherwise oversubscribe the cores: ``dsr.training.fused``). On an
 existing cluster (``tcp://HOST:PORT`` or a scheduler file) each fit's kernels run on one thread:
-start its workers with ``--nthreads 1``, one per core. The run stores must lie on a file system the
-workers share with the client.
+start its workers with ``--nthreads 1``, one per core (the local cluster's worker settings,
+:data:`LOCAL_CLUSTER`, can be given to them as ``DASK_...`` environment variables). The run stores
+must lie on a file system the workers share with the client.
 
 A worker that dies (killed, out of memory) loses its task; the scheduler gives it to another worker,
 which continues the fit from the run store's last checkpoint (a resumed fit equals an uninterrupted
@@ -32,6 +33,29 @@ from typing import Any
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from dsr.errors import DsrError
+
+
+LOCAL_CLUSTER: dict[str, Any] = {
+    # A worker holds only the task it runs, the rest wait at the scheduler in priority order (with
+    # dask's default saturation of 1.1 a worker takes two, and ran later ones first).
+    "distributed.scheduler.worker-saturation": 1.0,
+    # Without the services of workers that hold data between tasks, which a worker running one fit at
+    # a time does not need; measured per fit of sweep_scaling.py (150 epochs, 6.5-7 s of CPU in a
+    # process alone, 7.1-7.5 s in a worker with Dask's defaults):
+    # - no statistical profiler: it samples the fit's thread 100 times a second (adbd0b2);
+    # - glibc's default trim threshold, not Dask's 64 KiB (which returns freed memory to the system at
+    #   once): torch's per-batch buffers then fault in fresh pages, 1.3e5 page faults and 0.2 s of
+    #   system time per fit, against 3e3 and 0.02 s in a process alone;
+    # - the event loop's checks at 1 s, 1 s and 2 s instead of 20, 100 and 500 ms (the tick that detects
+    #   a blocked loop, the memory monitor and the system monitor of the dashboard): 0.25 s of the
+    #   event loop's CPU per fit, 0.06 s at the slower rates.
+    "distributed.worker.profile.enabled": False,
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+}
+"""Dask settings of the local cluster's workers (:class:`Executor` without a scheduler)."""
 
 
 @dataclass(frozen=True)
@@ -156,11 +180,7 @@ class Executor:
                 cores = os.cpu_count() or 1
                 self.jobs = jobs or cores
                 self.threads = max(1, cores // self.jobs)
-                # Saturation 1: a worker holds only the task it runs, the rest wait at the scheduler in
-                # priority order (with dask's default of 1.1 a worker takes two, and ran later ones first).
-                # No statistical profiler: it samples the fit's thread 100 times a second.
-                local = {"distributed.scheduler.worker-saturation": 1.0, "distributed.worker.profile.enabled": False}
-                with dask.config.set(local):
+                with dask.config.set(LOCAL_CLUSTER):
                     self.cluster = LocalCluster(
                         n_workers=self.jobs, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
                         silence_logs=logging.ERROR,

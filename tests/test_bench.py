@@ -79,3 +79,41 @@ def test_fit_refuses_zoo_options_in_one_line(args: tuple, fragments: tuple, run_
     from tests.conftest import assert_one_line_error
 
     assert_one_line_error(run_cli("fit", str(lorenz_store), "--out", str(tmp_path), *args), *fragments)
+
+def test_invariants_of_a_zoo_run_are_its_best_members(lorenz_store, tmp_path) -> None:
+    """run_invariants steps the best member alone; its spectrum equals that member's in the whole ensemble's."""
+    import torch
+
+    import dsr
+    from dsr.analysis import dimensions
+    from dsr.bench.invariants import run_invariants
+    from dsr.run import Run
+    from dsr.training.config import FitConfig
+    from dsr.zoo import from_dataset
+    from dsr.zoo.lyapunov import lyapunov_spectrum
+    from tests.test_zoo import FIT_OPTIONS, ZOO_TINY
+
+    config = FitConfig(model="gru", model_options=FIT_OPTIONS["gru"], **{**ZOO_TINY, "ensemble": 3})
+    run = Run(dsr.fit(lorenz_store, config, out=tmp_path, name="gru"))
+    start = torch.as_tensor(np.broadcast_to(run.last_state(), (3, 1, run.last_state().shape[-1])).copy(), dtype=torch.float64)
+    whole = lyapunov_spectrum(from_dataset(run.params("best")), start, steps=200, transient=50, n_exponents=4, dt=float(run.dt))
+    expected = np.sort(whole[run.best_member].exponents)[::-1]
+    lambda1, d_ky, note = run_invariants(run.path, steps=200, transient=50)
+    assert note == "" and lambda1 == pytest.approx(expected[0], rel=1e-9, abs=1e-12)
+    assert d_ky == pytest.approx(dimensions.kaplan_yorke(expected), rel=1e-9)
+
+
+def test_bench_fits_carry_each_familys_recipe() -> None:
+    """A gradient family's fits take its recipe over the zoo's GTF and training settings; closed-form ones take neither."""
+    from dsr.bench.runner import ZOO_FORCING, ZOO_TRAINING, bench_configs
+    from dsr.zoo import ZOO
+
+    configs = {c["model"]: c for c in bench_configs(list(ZOO), 1, 2.0)}
+    for kind, cls in ZOO.items():
+        config = configs[kind]
+        assert config["time_budget"] == 2.0 and config["seed"] == 0
+        if cls.fitted_by == "gradient":
+            assert config.items() >= (ZOO_FORCING | ZOO_TRAINING | cls.recipe).items()
+        else:
+            assert not (ZOO_FORCING.keys() | ZOO_TRAINING.keys()) & config.keys()
+

@@ -25,13 +25,18 @@ ZOO_FORCING = {"forcing": "gtf", "alpha": 0.1}
 """The zoo's recurrent families train under GTF with α = 0.1 in observation space (Hess et al., ICML 2023,
 trained their baselines so); aGTF's α estimate needs the product of Jacobians along the windows, which
 for a non-PWL model costs M derivatives of every step."""
+ZOO_TRAINING = {"batches_per_epoch": 10, "eval_steps": 5_000}
+"""The zoo's recurrent families under a time budget: epochs of 10 batches (an LRU epoch of 50 would take 90 s,
+longer than a short budget, which training checks only at the end of an epoch) and in-training evaluation
+over 5 000 test steps (after the 25 % transient) every ``eval_every`` epochs of the family's recipe, so that
+the budget goes to training; the final evaluation is on the whole test set as for every family."""
 
 
 def recipes() -> dict[str, dict]:
     """--models name -> the FitConfig fields of its fits (besides seed and budget), in leaderboard order."""
     from dsr.zoo import ZOO
 
-    zoo = {kind: {"model": kind, **(ZOO_FORCING if cls.fitted_by == "gradient" else {})} for kind, cls in ZOO.items()}
+    zoo = {kind: {"model": kind, **(ZOO_FORCING | ZOO_TRAINING | cls.recipe if cls.fitted_by == "gradient" else {})} for kind, cls in ZOO.items()}
     return PLRNN_RECIPES | zoo
 
 

@@ -27,6 +27,7 @@ from dsr.zoo.stacked import Stacked
 
 class Aaren(Stacked):
     kind = "aaren"
+    recipe = {"eval_every": 2}  # docs/zoo-recipes.md
     defaults = Stacked.defaults | {"heads": 2}
     core_dims = {"query": ("width",), "Wk": ("width", "width_in"), "Wv": ("width", "width_in")}
 

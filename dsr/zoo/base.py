@@ -73,6 +73,9 @@ class ZooModel(nn.Module):
     kind: ClassVar[str]
     # Options the family takes, with their defaults (the recipe table of the README gives the reasons).
     defaults: ClassVar[dict[str, Option]] = {}
+    # FitConfig fields of the family's fits in ``dsr bench`` over dsr.bench.runner's ZOO_FORCING and ZOO_TRAINING:
+    # chosen by benchmarks/zoo_recipes.py on the reference Lorenz-63 pair (docs/zoo-recipes.md).
+    recipe: ClassVar[dict[str, float | int]] = {}
     # How the family is fitted ("training" is nn.Module's train/eval flag): "gradient" (teacher forcing), "closed_form" (ESN, SINDy) or "none" (parrot).
     fitted_by: ClassVar[str] = "gradient"
     # Parameters left out of gradient training (fixed at initialisation or solved in closed form).

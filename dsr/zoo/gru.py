@@ -17,6 +17,7 @@ from dsr.zoo.cells import GatedCell
 class GRU(GatedCell):
     kind = "gru"
     gates = 3
+    recipe = {"eval_every": 6}  # docs/zoo-recipes.md
 
     def _cell(self, a: Tensor, r: Tensor, q: Tensor) -> Tensor:
         a_r, a_u, a_n = a.chunk(3, dim=-1)

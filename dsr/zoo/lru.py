@@ -25,6 +25,7 @@ from dsr.zoo.stacked import Stacked
 
 class LRU(Stacked):
     kind = "lru"
+    recipe = {"eval_every": 2}  # docs/zoo-recipes.md
     defaults = Stacked.defaults | {"state": 16, "r_min": 0.4, "r_max": 0.99, "max_phase": math.pi}
     core_dims = {
         "nu": ("state",), "theta": ("state",), "log_gamma": ("state",),

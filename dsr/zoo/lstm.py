@@ -19,6 +19,7 @@ class LSTM(GatedCell):
     kind = "lstm"
     gates = 4
     blocks = 2
+    recipe = {"eval_every": 5}  # docs/zoo-recipes.md
 
     def _cell(self, a: Tensor, r: Tensor, q: Tensor) -> Tensor:
         i, f, g, o = (a + r).chunk(4, dim=-1)

@@ -22,6 +22,7 @@ from dsr.zoo.layers import affine, dense, rk4
 
 class NeuralODE(ZooModel):
     kind = "node"
+    recipe = {"eval_every": 2}  # docs/zoo-recipes.md
     defaults = {"hidden": 64, "augment": 0, "dt": 0.01, "substeps": 1}
 
     @classmethod

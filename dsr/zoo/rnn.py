@@ -16,6 +16,7 @@ from dsr.zoo.cells import GatedCell
 class RNN(GatedCell):
     kind = "rnn"
     gates = 1
+    recipe = {"eval_every": 6, "lr_start": 5e-3}  # docs/zoo-recipes.md
 
     def _cell(self, a: Tensor, r: Tensor, q: Tensor) -> Tensor:
         return torch.tanh(a + r)

@@ -29,6 +29,7 @@ from dsr.zoo.stacked import Stacked
 
 class S4D(Stacked):
     kind = "s4d"
+    recipe = {"eval_every": 2}  # docs/zoo-recipes.md
     defaults = {"layers": 2, "width": 8, "state": 4, "dt_min": 0.001, "dt_max": 0.1}
     core_dims = {
         "log_dt": ("width",), "log_a": ("width", "state"), "a_im": ("width", "state"),

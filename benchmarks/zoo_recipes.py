@@ -1,0 +1,132 @@
+"""The recipe search of the zoo's gradient-trained families on the reference Lorenz-63 pair, and its table.
+
+For each family (rnn, lstm, gru, lru, s4d, node, aaren) a few training configurations, one factor at a
+time around the starting recipe (GTF α = 0.1, RAdam at 1e-3, the family's default sizes): the learning rate
+raised to 5e-3, and the forcing α raised to 0.3. Every fit is a ``dsr.fit`` of E = 4 members (seed 0) on the
+GTF paper's noisy training set, scored by the final evaluation of ``dsr fit`` on the clean test set (best
+checkpoint's best member: D_stsp, D_H, PE(20) on all 10⁵ test points, :mod:`dsr.evaluation`). The fits
+get a fixed number of iterations per family, about what one minute of training buys it on this 2-core
+machine (``benchmarks/zoo_speed.py``: an iteration costs 0.29 s for rnn, 1.8 s for lru), so that the
+scores do not depend on the machine's load; the learning rate is held constant over them, as a
+time-budgeted ``dsr bench`` fit sees it (its rate decays over 1200 epochs it never reaches). Windows,
+batches and the in-training evaluation are those of the bench recipe (``dsr.bench.runner``).
+The recipe is the configuration with the lowest D_stsp (D_H breaking near-ties within 5 %); it is
+set as the family's ``recipe`` in ``dsr/zoo/`` by hand from this table.
+
+With ``--doc`` the table replaces the section of docs/zoo-recipes.md between ``<!-- zoo-recipes:begin -->``
+and ``<!-- zoo-recipes:end -->``. Finished run stores of the same configuration in ``--out`` are reused.
+Usage: nice -n 19 python benchmarks/zoo_recipes.py [--families rnn,lstm,...] [--jobs 2] [--out runs/zoo-recipes] [--doc]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import re
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from leaderboard import REFERENCE, ROOT, stores
+
+from dsr.bench.runner import ZOO_FORCING, ZOO_TRAINING
+
+FAMILIES = ("rnn", "lstm", "gru", "lru", "s4d", "node", "aaren")
+EPOCHS = {"rnn": 20, "gru": 18, "lstm": 16, "node": 6, "aaren": 4, "s4d": 4, "lru": 4}
+"""Epochs of ZOO_TRAINING's batches per family: about a minute of training each (module doc); the family's recipe
+evaluates every third of them (at least every second epoch)."""
+CONFIGS = {
+    "lr 1e-3, α 0.1": {"lr_start": 1e-3, "alpha": 0.1},
+    "lr 5e-3, α 0.1": {"lr_start": 5e-3, "alpha": 0.1},
+    "lr 1e-3, α 0.3": {"lr_start": 1e-3, "alpha": 0.3},
+}
+BEGIN, END = "<!-- zoo-recipes:begin -->", "<!-- zoo-recipes:end -->"
+
+
+def fit_options(family: str, config: dict) -> dict:
+    """The FitConfig fields of one search fit."""
+    from dsr.zoo import ZOO
+
+    return {**ZOO_FORCING, **ZOO_TRAINING, "eval_every": ZOO[family].recipe["eval_every"], "model": family, **config,
+            "lr_end": config["lr_start"], "epochs": EPOCHS[family], "seed": 0}
+
+
+def _finished(path: Path, options: dict) -> dict | None:
+    from dsr import runstore
+
+    if not (path / "zarr.json").exists():
+        return None
+    attrs = runstore.read_attrs(path)
+    if attrs.get("status") != "finished" or any(attrs["config"].get(k) != v for k, v in options.items()):
+        return None
+    history = runstore.read_group(path, "history")
+    return {**attrs["final_metrics"], "minutes": float(history["time"].values[-1]) / 60, "parameters": attrs["n_parameters"]}
+
+
+def _fit(job: tuple) -> dict:
+    train, test, options, folder, name = job
+    if (done := _finished(Path(folder) / f"{name}.zarr", options)) is not None:
+        return done
+    import torch
+
+    import dsr
+    from dsr.training.config import FitConfig
+
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    path = dsr.fit(train, FitConfig(**options), test=test, out=folder, name=name, overwrite=True)
+    done = _finished(path, options)
+    print(f"{name}: D_stsp {done['d_stsp']:.3g}, D_H {done['d_h']:.3g} ({(time.perf_counter() - start) / 60:.1f} min)", file=sys.stderr, flush=True)
+    return done
+
+
+def choose(scores: dict[str, dict]) -> str:
+    """The configuration with the lowest D_stsp; among those within 5 % of it, the lowest D_H."""
+    lowest = min(s["d_stsp"] for s in scores.values())
+    near = [c for c, s in scores.items() if s["d_stsp"] <= 1.05 * lowest]
+    return min(near, key=lambda c: scores[c]["d_h"])
+
+
+def table(results: dict[str, dict[str, dict]]) -> str:
+    lines = ["| family | configuration | iterations | D_stsp | D_H | PE(20) | parameters | training min | chosen |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for family, scores in results.items():
+        chosen = choose(scores)
+        iterations = EPOCHS[family] * ZOO_TRAINING["batches_per_epoch"]
+        for config, s in scores.items():
+            lines.append(f"| {family} | {config} | {iterations} | {s['d_stsp']:.3g} | {s['d_h']:.3g} | {s['pe']:.3g} | {s['parameters']} "
+                         f"| {s['minutes']:.1f} | {'**yes**' if config == chosen else ''} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "zoo-recipes")
+    parser.add_argument("--reference", type=Path, default=REFERENCE)
+    parser.add_argument("--doc", action="store_true", help="write the table into docs/zoo-recipes.md")
+    args = parser.parse_args()
+    families = [f for f in args.families.split(",") if f]
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown:
+        sys.exit(f"unknown family {unknown[0]!r} in --families; choose from: {', '.join(FAMILIES)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    train, test = stores("lorenz63", args.out, args.reference)
+    jobs = {(f, c): (str(train), str(test), fit_options(f, o), str(args.out), f"{f}-{i}") for f in families for i, (c, o) in enumerate(CONFIGS.items())}
+    # The fast families first: their scores come in early.
+    order = sorted(jobs, key=lambda key: -EPOCHS[key[0]])
+    with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn")) as pool:
+        done = dict(zip(order, pool.map(_fit, [jobs[k] for k in order])))
+    results = {f: {c: done[(f, c)] for c in CONFIGS} for f in families}
+    text = table(results)
+    print(text)
+    if args.doc:
+        doc = ROOT / "docs" / "zoo-recipes.md"
+        generated = f"{BEGIN}\n<!-- generated by: python benchmarks/zoo_recipes.py {' '.join(sys.argv[1:])} -->\n\n{text}\n\n{END}"
+        doc.write_text(re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: generated, doc.read_text(), flags=re.S))
+
+
+if __name__ == "__main__":
+    main()

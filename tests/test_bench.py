@@ -80,6 +80,7 @@ def test_fit_refuses_zoo_options_in_one_line(args: tuple, fragments: tuple, run_
 
     assert_one_line_error(run_cli("fit", str(lorenz_store), "--out", str(tmp_path), *args), *fragments)
 
+
 def test_invariants_of_a_zoo_run_are_its_best_members(lorenz_store, tmp_path) -> None:
     """run_invariants steps the best member alone; its spectrum equals that member's in the whole ensemble's."""
     import torch
@@ -116,4 +117,3 @@ def test_bench_fits_carry_each_familys_recipe() -> None:
             assert config.items() >= (ZOO_FORCING | ZOO_TRAINING | cls.recipe).items()
         else:
             assert not (ZOO_FORCING.keys() | ZOO_TRAINING.keys()) & config.keys()
-

@@ -20,8 +20,9 @@ from dsr.parallel.training import newton_member_losses
 from dsr.kinds import KINDS as PLRNN_KINDS
 from dsr.training.config import FitConfig
 from dsr.training.loss import member_losses
+from dsr.zoo import make_zoo_model
 from tests.conftest import TINY as TRAINING_TINY
-from tests.conftest import assert_one_line_error
+from tests.conftest import assert_one_line_error, randomize
 
 F64 = torch.float64
 KINDS = tuple(PLRNN_KINDS)  # the PLRNN family (the zoo's recurrent models are tested below through cells)
@@ -129,6 +130,74 @@ def test_cell_jacobian_is_the_derivative_of_its_step() -> None:
     assert torch.allclose(model.jacobian(z, s)[1], numeric, atol=1e-12)
     with pytest.raises(ValueError, match="GRUCell or torch.nn.LSTMCell"):
         CellModel(torch.nn.RNNCell(2, 3))
+
+
+# --- the zoo's cells with diagonal recurrent weights (ParaRNN style, dsr.zoo.pararnn) -------------------
+
+
+PARARNN = ("pararnn-gru", "pararnn-lstm")
+
+
+def _zoo(kind: str):
+    """A float64 zoo model on the N = 2 observed units of ``_forcings`` (M = N + 3), parameters drawn at random."""
+    return randomize(make_zoo_model(kind, N, ensemble=E, seeds=3, dtype=F64, hidden=3), seed=21)
+
+
+@pytest.mark.parametrize("kind", PARARNN)
+@pytest.mark.parametrize("mode", ["free", "gtf", "stf"])
+def test_newton_equals_the_sequential_loop_for_the_diagonal_zoo_cells(kind: str, mode: str) -> None:
+    model = _zoo(kind)
+    z0 = torch.randn(E, S, model.latent, generator=torch.Generator().manual_seed(22), dtype=F64)
+    forcing = _forcings()[mode]
+    reference = _loop(model, z0, T, forcing)
+    assert solve(model, z0, 5).solver == "quasi"  # auto: the family's diagonal solver
+    for solver in ("quasi", "deer"):
+        # Every Newton step makes one more time step exact, so T steps always suffice (ELK's Prop. 1).
+        result = solve(model, z0, T, forcing=forcing, solver=solver, max_iter=T)
+        assert result.converged and (result.states - reference).abs().max() < 1e-10, solver
+
+
+@pytest.mark.parametrize("kind", [*PARARNN, "gru"])
+def test_quasi_newton_is_exact_newton_for_diagonal_cells_under_full_forcing(kind: str) -> None:
+    """The cells' own Jacobian ∂q'/∂q is diagonal; with the observed units fully forced (α = 1) the step's
+    Jacobian has no other entries that a Newton step uses, so the quasi solver's iterates are DEER's. Under GTF
+    with α < 1 the read-out's feedback couples the units: quasi is then a quasi-Newton method (more steps).
+    The zoo's ``gru`` (dense recurrent weights) is the control: quasi differs from DEER even at α = 1."""
+    model = _zoo(kind)
+    z = model.generate(4, x0=torch.randn(E, S, N, generator=torch.Generator().manual_seed(23), dtype=F64))[..., -1, :]
+    cell = model.jacobian(z)[..., N:, N:]
+    off_diagonal = (cell - torch.diag_embed(torch.diagonal(cell, dim1=-2, dim2=-1))).abs().max()
+    z0 = torch.randn(E, S, model.latent, generator=torch.Generator().manual_seed(24), dtype=F64)
+    signal = _forcings()["gtf"].signal
+    full = Forcing(signal, torch.ones(T, 1, dtype=F64))
+    deer, quasi = (solve(model, z0, T, forcing=full, solver=solver, max_iter=T, sweeps=0) for solver in ("deer", "quasi"))
+    assert deer.converged and quasi.converged
+    if kind == "gru":
+        assert off_diagonal > 0.1 and quasi.iterations > deer.iterations
+        return
+    assert off_diagonal == 0
+    assert quasi.iterations == deer.iterations and (quasi.states - deer.states).abs().max() < 1e-12
+    for a, b in zip(quasi.residuals, deer.residuals, strict=True):
+        assert abs(a - b) <= 1e-9 * max(1.0, b)
+    gtf = Forcing(signal, torch.full((T, 1), 0.1, dtype=F64))
+    deer, quasi = (solve(model, z0, T, forcing=gtf, solver=solver, max_iter=T) for solver in ("deer", "quasi"))
+    assert deer.converged and quasi.converged and quasi.iterations > deer.iterations
+
+
+@pytest.mark.parametrize("kind", PARARNN)
+def test_adjoint_gradients_of_the_diagonal_zoo_cells_equal_autograd_through_the_loop(kind: str) -> None:
+    model = _zoo(kind)
+    x = torch.randn(E, 4, 31, N, generator=torch.Generator().manual_seed(25), dtype=F64)
+    params = [p for p in model.parameters() if p.requires_grad]
+    schedules = {"gtf": [torch.tensor([0.1, 0.4], dtype=F64)] * 30, "stf": [1.0 if t % 8 == 0 else 0.0 for t in range(1, 31)]}
+    for alphas in schedules.values():
+        reference = member_losses(model, x, alphas, kernel="autograd")
+        expected = torch.autograd.grad(reference.sum(), params)
+        loss = newton_member_losses(model, x, alphas, solver="quasi", max_iter=30)
+        got = torch.autograd.grad(loss.sum(), params)
+        assert (loss - reference).abs().max() < 1e-12
+        for g, e in zip(got, expected, strict=True):
+            assert (g - e).abs().max() < 1e-10
 
 
 # --- pwl: the integer stopping test ----------------------------------------------------------------
@@ -308,6 +377,28 @@ def test_fit_with_time_parallel_newton_equals_the_autograd_fit(lorenz_store: Pat
     assert abs(run.generate(30, z0=z0, method="newton") - run.generate(30, z0=z0)).max() < 1e-6
     with pytest.raises(dsr.DsrError, match="sequential or newton"):
         run.generate(30, method="scan")
+
+
+@pytest.mark.parametrize("kind", PARARNN)
+def test_fit_of_a_diagonal_zoo_cell_by_quasi_newton_equals_the_sequential_fit_and_resumes(
+    kind: str, lorenz_store: Path, tmp_path: Path
+) -> None:
+    """``dsr fit --model pararnn-* --time-parallel newton --newton-solver quasi``: the same parameters as the
+    sequential autograd fit (GTF α = 0.1, the zoo's recipe), and Ctrl-C after epoch 1 then resume gives them too."""
+    from tests.conftest import interrupt_after, read_params
+
+    options = {k: v for k, v in TINY.items() if k != "hidden"} | {"model": kind, "model_options": {"hidden": 4}, "forcing": "gtf"}
+    reference = dsr.fit(lorenz_store, FitConfig(**options), out=tmp_path, name="ref")
+    config = FitConfig(**options, time_parallel="newton", newton_solver="quasi")
+    newton = dsr.fit(lorenz_store, config, out=tmp_path, name="newton")
+    with pytest.raises(KeyboardInterrupt):
+        dsr.fit(lorenz_store, config, out=tmp_path, name="cut", progress=interrupt_after(1))
+    resumed = dsr.resume(tmp_path / "cut.zarr")
+    a, b, c = (read_params(path) for path in (reference, newton, resumed))
+    for name in a.data_vars:
+        assert abs(a[name].values - b[name].values).max() < 1e-10, name
+        assert abs(b[name].values - c[name].values).max() == 0, name
+    assert dsr.load_run(newton).config.newton_solver == "quasi"
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from dsr.zoo.lyapunov import lyapunov_spectrum
 F64 = torch.float64
 # Small sizes keep the tests fast; the equations do not depend on them.
 SMALL = {
-    "rnn": {"hidden": 6}, "lstm": {"hidden": 5}, "gru": {"hidden": 5},
+    "rnn": {"hidden": 6}, "lstm": {"hidden": 5}, "gru": {"hidden": 5}, "pararnn-gru": {"hidden": 5}, "pararnn-lstm": {"hidden": 5},
     "lru": {"layers": 2, "width": 4, "state": 3}, "s4d": {"layers": 2, "width": 3, "state": 2},
     "aaren": {"layers": 2, "width": 4, "heads": 2}, "esn": {"reservoir": 12}, "node": {"hidden": 8, "augment": 2},
     "sindy": {}, "parrot": {"context": 40},

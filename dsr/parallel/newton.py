@@ -100,10 +100,12 @@ def check_options(
 
 
 def resolve_solver(model: StepModel, solver: str) -> SolverKind:
-    """``auto``: ``pwl`` for piecewise-linear models, else ``deer``; ``pwl`` on another model is an error."""
+    """``auto``: ``pwl`` for piecewise-linear models, else the model's ``newton_solver`` attribute where it names
+    one (``quasi`` for the zoo's cells with diagonal recurrent weights, ``dsr.zoo.pararnn``), else ``deer``;
+    ``pwl`` on another model is an error."""
     pwl = Recurrence(model, 0).piecewise_linear
     if solver == "auto":
-        return KINDS["pwl" if pwl else "deer"]
+        return KINDS["pwl" if pwl else getattr(model, "newton_solver", "deer")]
     if solver == "pwl" and not pwl:
         raise ValueError(f"the pwl solver needs a piecewise-linear model (pattern and affine); {type(model).__name__} has none; use deer")
     return KINDS[solver]

@@ -17,7 +17,7 @@ from dsr.errors import DsrError
 ModelKind = Literal[
     "clipped-shplrnn", "shplrnn", "alrnn", "plrnn", "dendplrnn",
     # The comparison baselines of dsr.zoo (tests/test_zoo.py checks this list against dsr.zoo.ZOO).
-    "rnn", "lstm", "gru", "lru", "s4d", "esn", "node", "aaren", "sindy", "parrot",
+    "rnn", "lstm", "gru", "pararnn-gru", "pararnn-lstm", "lru", "s4d", "esn", "node", "aaren", "sindy", "parrot",
 ]
 ZOO_KINDS = ModelKind.__args__[5:]
 PLRNN_ONLY = ("latent", "hidden", "relus", "bases", "observation")
@@ -97,7 +97,7 @@ class FitConfig(BaseModel):
     time_parallel: Literal["off", "newton"] = Field(
         "off", description="newton: solve each window's forced rollout by parallel Newton with adjoint-scan gradients (dsr.parallel; autograd path)"
     )
-    newton_solver: Literal["auto", "deer", "quasi", "elk", "pwl"] = Field("auto", description="time_parallel newton: the solver (auto: pwl)")
+    newton_solver: Literal["auto", "deer", "quasi", "elk", "pwl"] = Field("auto", description="time_parallel newton: the solver (auto: pwl for the PLRNN family, quasi for pararnn-gru/-lstm, else deer)")
     newton_max_iter: int = Field(50, ge=0, description="time_parallel newton: Newton steps before falling back to the sequential loop")
     dtype: Literal["float32", "float64"] = Field("float32", description="floating-point type of parameters and training")
     # evaluation

@@ -1,6 +1,7 @@
 """The model zoo: comparison baselines behind the PLRNN family's model interface (issue: ``dsr fit --model``).
 
 One module per family, each with its equation and reference: ``rnn``, ``lstm``, ``gru`` (gated cells),
+``pararnn-gru``, ``pararnn-lstm`` (gated cells with diagonal recurrent weights, ParaRNN),
 ``lru``, ``s4d``, ``aaren`` (stacked sequence models), ``esn`` (reservoir computing), ``node`` (neural ODE),
 ``sindy`` (sparse regression), ``parrot`` (context parroting). Build with ``make_zoo_model(kind, n_obs, ...)``;
 ``from_dataset`` rebuilds a model written by ``to_dataset``.

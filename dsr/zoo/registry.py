@@ -14,13 +14,14 @@ from dsr.zoo.gru import GRU
 from dsr.zoo.lru import LRU
 from dsr.zoo.lstm import LSTM
 from dsr.zoo.node import NeuralODE
+from dsr.zoo.pararnn import ParaGRU, ParaLSTM
 from dsr.zoo.parrot import Parrot
 from dsr.zoo.rnn import RNN
 from dsr.zoo.s4d import S4D
 from dsr.zoo.sindy import SINDy
 
 ZOO: dict[str, type[ZooModel]] = {
-    cls.kind: cls for cls in (RNN, LSTM, GRU, LRU, S4D, ESN, NeuralODE, Aaren, SINDy, Parrot)
+    cls.kind: cls for cls in (RNN, LSTM, GRU, ParaGRU, ParaLSTM, LRU, S4D, ESN, NeuralODE, Aaren, SINDy, Parrot)
 }
 
 

@@ -395,7 +395,7 @@ def sweep_command(
 def bench_command(
     data: Annotated[Path, typer.Argument(help="Data store every family is fitted on.")],
     test: Annotated[Optional[Path], typer.Option(help="Held-out test store (default: the last test_fraction of the data).")] = None,
-    models: Annotated[str, typer.Option(help="Comma-separated families (default, alrnn and the zoo's: rnn, lstm, ...), or all.")] = "all",
+    models: Annotated[str, typer.Option(help="Comma-separated families (default, alrnn and the zoo's: rnn, lstm, ...), or all; NAME+newton: that family with --time-parallel newton (opt-in).")] = "all",
     fits: Annotated[int, typer.Option(help="Fits per family, with seeds 0, 100, 200, ...")] = 5,
     budget: Annotated[float, typer.Option(help="Minutes of training per fit (the same for every family).")] = 10.0,
     jobs: Annotated[Optional[int], typer.Option(help="Fits at once (worker processes of the local cluster; default: one per core).")] = None,

@@ -58,6 +58,8 @@ def test_store_round_trip_and_refusal(tmp_path) -> None:
         (("--models", "lstm,transformer"), ("unknown model 'transformer' in --models", "choose from: all, default, alrnn, rnn")),
         (("--fits", "0"), ("--fits 0 and --budget 10.0 must be positive",)),
         (("--budget", "-1"), ("must be positive",)),
+        (("--models", "gru,esn+newton"), ("esn+newton: esn is not trained by gradients", "drop +newton")),
+        (("--models", "gru+parallel"), ("unknown model 'gru+parallel'", "append +newton to a gradient-trained one")),
     ],
 )
 def test_bench_refuses_bad_options_in_one_line(args: tuple, fragments: tuple, run_cli, lorenz_store, tmp_path) -> None:
@@ -117,3 +119,27 @@ def test_bench_fits_carry_each_familys_recipe() -> None:
             assert config.items() >= (ZOO_FORCING | ZOO_TRAINING | cls.recipe).items()
         else:
             assert not (ZOO_FORCING.keys() | ZOO_TRAINING.keys()) & config.keys()
+
+
+def test_newton_variant_is_the_family_fitted_by_parallel_newton(lorenz_store, tmp_path) -> None:
+    """``--models pararnn-gru,pararnn-gru+newton``: two leaderboard rows whose fits differ only in
+    ``time_parallel``; with the same epochs (a budget they do not reach) the Newton fit ends at the sequential
+    fit's parameters. ``all`` names the families alone."""
+    from dsr import runstore
+    from dsr.bench.runner import model_names, run_bench
+    from tests.conftest import InProcess, read_params
+
+    tiny = dict(epochs=2, batches_per_epoch=3, batch_size=4, sequence_length=20, eval_every=1, eval_steps=400, ensemble=1,
+                dtype="float64", model_options={"hidden": 4})
+    folder = run_bench(lorenz_store, None, "pararnn-gru,pararnn-gru+newton", 1, 30.0, out=tmp_path / "b", lyapunov_steps=100,
+                       extra=tiny, executor=InProcess())
+    ds = leaderboard.read(folder)
+    assert list(ds["model"].values) == ["pararnn-gru", "pararnn-gru+newton"] and set(ds["status"].values) == {"finished"}
+    runs = [folder / str(run) for run in ds["run"].values]
+    configs = [runstore.read_attrs(run)["config"] for run in runs]
+    assert [c["time_parallel"] for c in configs] == ["off", "newton"]
+    assert {k: v for k, v in configs[0].items() if k != "time_parallel"} == {k: v for k, v in configs[1].items() if k != "time_parallel"}
+    sequential, newton = (read_params(run) for run in runs)
+    for name in sequential.data_vars:
+        assert abs(sequential[name].values - newton[name].values).max() < 1e-10, name
+    assert not any(name.endswith("+newton") for name in model_names("all"))

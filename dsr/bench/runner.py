@@ -40,13 +40,42 @@ def recipes() -> dict[str, dict]:
     return PLRNN_RECIPES | zoo
 
 
+NEWTON = "+newton"
+"""Suffix of a --models name: the family's recipe fitted with ``--time-parallel newton`` (its ``auto`` solver: pwl for
+the PLRNN family, quasi for pararnn-gru/-lstm, deer for the other zoo cells), a leaderboard row of its own beside the
+family's, so that both get the same budget and the table compares the quality each reaches in it. Opt-in: ``all``
+names the families alone (each variant doubles a family's fits; on the CPU the Newton path is the slower one)."""
+
+
+def recipe(name: str, known: dict[str, dict]) -> dict:
+    """The FitConfig fields of --models name ``name``: a family's recipe, plus ``time_parallel`` for a NEWTON variant."""
+    if name.endswith(NEWTON):
+        return {**known[name.removesuffix(NEWTON)], "time_parallel": "newton"}
+    return known[name]
+
+
+def _trained_by_gradients(fields: dict) -> bool:
+    """Whether a recipe's family is trained by gradients (the PLRNN family and the zoo's recurrent families)."""
+    from dsr.zoo import ZOO
+
+    family = ZOO.get(fields.get("model", ""))
+    return family is None or family.fitted_by == "gradient"
+
+
 def model_names(models: str) -> list[str]:
-    """``all`` or a comma-separated list of --models names; one-line DsrError naming an unknown one."""
+    """``all`` or a comma-separated list of --models names (a family, or a gradient-trained one with the NEWTON
+    suffix); one-line DsrError naming an unknown one."""
     known = recipes()
     names = list(known) if models.strip() == "all" else [m.strip() for m in models.split(",") if m.strip()]
-    unknown = [m for m in names if m not in known]
+    unknown = [m for m in names if m.removesuffix(NEWTON) not in known]
     if unknown or not names:
-        raise DsrError(f"unknown model {unknown[0] if unknown else models!r} in --models; choose from: all, {', '.join(known)}")
+        raise DsrError(
+            f"unknown model {unknown[0] if unknown else models!r} in --models; choose from: all, {', '.join(known)} "
+            f"(append {NEWTON} to a gradient-trained one for its --time-parallel newton fits)"
+        )
+    closed = [m for m in names if m.endswith(NEWTON) and not _trained_by_gradients(known[m.removesuffix(NEWTON)])]
+    if closed:
+        raise DsrError(f"{closed[0]}: {closed[0].removesuffix(NEWTON)} is not trained by gradients, so it has no Newton-solved rollout; drop {NEWTON}")
     return list(dict.fromkeys(names))
 
 
@@ -55,7 +84,7 @@ def bench_configs(names: list[str], fits: int, budget: float, extra: dict | None
     from dsr.training.config import resolve_config
 
     known = recipes()
-    configs = [{**known[m], **(extra or {}), "seed": 100 * i, "time_budget": budget} for m in names for i in range(fits)]
+    configs = [{**recipe(m, known), **(extra or {}), "seed": 100 * i, "time_budget": budget} for m in names for i in range(fits)]
     for config in configs:
         resolve_config(None, **config)  # a one-line error before any fit starts
     return configs
@@ -82,7 +111,8 @@ def run_bench(
     folder = Path(out) if out is not None else Path("bench") / Path(data).stem
     configs = bench_configs(names, fits, budget, extra)
     text = json.dumps({"models": names, "fits": fits, "budget_minutes": budget, "extra": extra or {}}, sort_keys=True)
-    spec = SweepSpec(Path(data).resolve(), None if test is None else Path(test).resolve(), tuple(configs), ("model", "seed"), text)
+    varied = ("model", "seed", "time_parallel") if any(m.endswith(NEWTON) for m in names) else ("model", "seed")
+    spec = SweepSpec(Path(data).resolve(), None if test is None else Path(test).resolve(), tuple(configs), varied, text)
     if executor is None:
         with Executor(scheduler, jobs) as local:
             run_sweep(spec, folder, local, progress)

@@ -184,6 +184,7 @@ def test_resume_skips_finished_fits(tmp_path: Path, data: Path, executor: Execut
     spec = read_spec(_spec(tmp_path, data, extra="[grid]\nseed = [0, 1, 2]\n"))
     folder = tmp_path / "sweep"
     run_sweep(spec, folder, executor)
+    first = store.read(folder)
     runs = {t.name: t.path for t in tasks_of(spec, folder)}
     stamps = {name: (path / "zarr.json").stat().st_mtime_ns for name, path in runs.items()}
     shutil.rmtree(runs["fit-0001"])  # as if the sweep had stopped before this fit
@@ -193,7 +194,12 @@ def test_resume_skips_finished_fits(tmp_path: Path, data: Path, executor: Execut
     for name in ("fit-0000", "fit-0002"):
         assert (runs[name] / "zarr.json").stat().st_mtime_ns == stamps[name]  # not touched
     assert runstore.read_attrs(runs["fit-0001"])["status"] == "finished"
-    assert list(store.read(folder)["status"].values) == ["finished"] * 3
+    again = store.read(folder)
+    assert list(again["status"].values) == ["finished"] * 3
+    # The skipped fits keep the wall time and worker the table recorded when they ran (a search's record shows them).
+    for i in (0, 2):
+        assert np.isfinite(again["wall_s"].values[i]) and again["wall_s"].values[i] == first["wall_s"].values[i]
+        assert again["worker"].values[i] == first["worker"].values[i] != ""
 
 
 def test_a_failed_fit_is_recorded_and_the_others_finish(tmp_path: Path, data: Path, executor: Executor) -> None:
@@ -316,6 +322,23 @@ def test_judge_takes_the_lowest_mean_rank_of_d_stsp_and_d_h() -> None:
     assert judge(candidates)[0] == 1
     with pytest.raises(ValueError, match="no candidate fit finished"):
         judge([{"status": "pending", "d_stsp": None, "d_h": None}])
+
+
+def test_describe_shows_candidates_whose_wall_time_is_unknown() -> None:
+    """Records written before resumed sweeps kept their table rows hold no wall time for some candidates."""
+    from dsr.sweep.search import describe
+
+    record = {
+        "candidates": [
+            {"choice": "default", "status": "finished", "d_stsp": 4.4, "d_h": 0.085, "mean_rank": 2.0, "wall_s": None},
+            {"choice": "latent M = 4N", "status": "finished", "d_stsp": 2.75, "d_h": 0.026, "mean_rank": 1.0, "wall_s": 96.3},
+        ],
+        "candidate_epochs": 200, "search_seconds": 448.0, "budget_minutes": 10.0, "chosen": "latent M = 4N", "reason": "lowest mean rank",
+        "validation": "last 0.2", "folder": "runs/x-search",
+    }
+    lines = describe(record)
+    assert lines[2] == "  - default: D_stsp 4.4, D_H 0.085 (mean rank 2)"
+    assert lines[3] == "  * latent M = 4N: D_stsp 2.75, D_H 0.026 (mean rank 1), 96 s"
 
 
 def test_search_tries_candidates_on_held_out_training_data_and_fits_the_winner(

@@ -96,10 +96,14 @@ def run_sweep(
                 remove_path(entry)
         created = created or now()
         tasks = tasks_of(spec, folder)
+        earlier = {row["fit"]: row for row in store.rows_of(store.read(folder))} if store.table_path(folder).exists() else {}
         rows: dict[str, dict] = {}
         for task in tasks:
             if task.path.exists() and outcome_of(task).status == "finished":
                 rows[task.name] = _row(outcome_of(task))
+                # Its wall time and worker as the table recorded them when it ran (its run store has neither).
+                if earlier.get(task.name, {}).get("status") == "finished":
+                    rows[task.name] |= {k: earlier[task.name][k] for k in ("wall_s", "worker")}
         state = SweepState(total=len(tasks), skipped=len(rows), done=len(rows), dashboard=executor.dashboard)
         configs = {t.name: t.config for t in tasks}
 

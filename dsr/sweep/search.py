@@ -254,7 +254,8 @@ def describe(record: dict) -> list[str]:
     ]
     for c in record["candidates"]:
         if c["status"] == "finished":
-            score = f"D_stsp {_nan(c['d_stsp']):.4g}, D_H {_nan(c['d_h']):.4g} (mean rank {c.get('mean_rank', float('nan')):g}), {c['wall_s']:.0f} s"
+            wall = "" if c["wall_s"] is None else f", {c['wall_s']:.0f} s"  # None in records written before resumed sweeps kept it
+            score = f"D_stsp {_nan(c['d_stsp']):.4g}, D_H {_nan(c['d_h']):.4g} (mean rank {c.get('mean_rank', float('nan')):g}){wall}"
         else:
             score = c["status"] if c["status"] != "pending" else "not finished within the budget"
         lines.append(f"  {'*' if c['choice'] == record['chosen'] else '-'} {c['choice']}: {score}")

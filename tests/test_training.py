@@ -297,6 +297,30 @@ def test_evaluate_compares_the_free_run_after_the_protocol_transient() -> None:
     assert not np.allclose(free_run(model, values[0], 200, 50)[0], free_run(model, values[0], 200, 200)[0])
 
 
+def test_checkpoint_metrics_evaluate_a_repeated_checkpoint_once(monkeypatch) -> None:
+    """A checkpoint equal to an earlier one takes its scores without a second evaluation; a different one is evaluated."""
+    import copy
+
+    from dsr import evaluation
+    from dsr.data import TimeSeries
+
+    model = make_model("clipped-shplrnn", n_obs=2, latent=2, hidden=8, seeds=[3, 4], dtype=torch.float64)
+    values = np.cumsum(np.random.default_rng(1).normal(size=(400, 2)), axis=0) / 20
+    test = TimeSeries(values=values[None], dt=0.1, variables=("a", "b"))
+    calls, evaluate = [], evaluation.evaluate
+    monkeypatch.setattr(evaluation, "evaluate", lambda m, *args, **kw: calls.append(m) or evaluate(m, *args, **kw))
+    other = copy.deepcopy(model)
+    table = evaluation.checkpoint_metrics({"best": model, "last": other}, test, 200, 5)
+    assert calls == [model]
+    for name in table.data_vars:
+        np.testing.assert_array_equal(table[name].sel(checkpoint="last"), table[name].sel(checkpoint="best"))
+    with torch.no_grad():
+        next(other.parameters()).add_(1e-3)
+    calls.clear()
+    table = evaluation.checkpoint_metrics({"best": model, "last": other}, test, 200, 5)
+    assert calls == [model, other] and not np.array_equal(table["d_stsp"].sel(checkpoint="last"), table["d_stsp"].sel(checkpoint="best"))
+
+
 @pytest.mark.parametrize("m", [1, 2, 3, 5])
 def test_spectral_norms_equal_the_largest_singular_value(m: int) -> None:
     from dsr.training.forcing import spectral_norms

@@ -11,13 +11,12 @@ Datasets: Lorenz-63 (the GTF paper's noisy training set against its clean test s
 system), Rössler (last 20 % held out; truth of the system), ECG (5-D delay embedding, last 20 % held out;
 no known system).
 Usage: python benchmarks/leaderboard.py [--datasets lorenz63,rossler,ecg] [--fits 3] [--budget 5] [--jobs 2]
-[--models all] [--out bench] [--readme]
+[--models all] [--out bench] [--readme] [--tables-only]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import subprocess
 import sys
@@ -53,6 +52,17 @@ def stores(name: str, folder: Path, reference: Path) -> tuple[Path, Path | None]
     return paths[0], paths[1]
 
 
+def unfinished(folder: Path) -> str:
+    """What a bench folder without a leaderboard holds: nothing, or an interrupted bench's count of finished fits."""
+    from dsr.sweep import store
+
+    if not store.table_path(folder).exists():
+        return "not run yet."
+    status = store.read(folder)["status"].values
+    return (f"interrupted before its leaderboard was written: {(status == 'finished').sum()} of {len(status)} fits finished; "
+            "rerun the bench (without --tables-only) to resume it.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", default="lorenz63,rossler,ecg")
@@ -63,6 +73,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench")
     parser.add_argument("--reference", type=Path, default=REFERENCE, help="folder of the reference datasets")
     parser.add_argument("--readme", action="store_true", help="write the tables into the README's leaderboard section")
+    parser.add_argument("--tables-only", action="store_true",
+                        help="no fits: the tables of the benches already finished in --out (a dataset without one is named as not run)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     sections = []
@@ -70,15 +82,20 @@ def main() -> None:
         if not (args.reference / DATASETS[name][0]).exists():
             print(f"skipping {name}: {args.reference / DATASETS[name][0]} is missing", file=sys.stderr)
             continue
-        train, test = stores(name, args.out, args.reference)
-        command = [sys.executable, "-m", "dsr", "bench", str(train), "--models", args.models, "--fits", str(args.fits),
-                   "--budget", str(args.budget), "--jobs", str(args.jobs), "-o", str(args.out / name), "--json", "--quiet"]
-        if test is not None:
-            command += ["--test", str(test)]
-        print(" ".join(command[1:]), file=sys.stderr, flush=True)
-        result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
-        table = leaderboard.markdown(leaderboard.read(result["path"]))
-        sections.append(f"**{name}** ({args.fits} fits per family, {args.budget:g} min of training each, `--jobs {args.jobs}`):\n\n{table}")
+        if not args.tables_only:
+            train, test = stores(name, args.out, args.reference)
+            command = [sys.executable, "-m", "dsr", "bench", str(train), "--models", args.models, "--fits", str(args.fits),
+                       "--budget", str(args.budget), "--jobs", str(args.jobs), "-o", str(args.out / name), "--json", "--quiet"]
+            if test is not None:
+                command += ["--test", str(test)]
+            print(" ".join(command[1:]), file=sys.stderr, flush=True)
+            subprocess.run(command, check=True, capture_output=True, text=True)
+        if not leaderboard.store_path(args.out / name).exists():
+            sections.append(f"**{name}**: {unfinished(args.out / name)}")
+            continue
+        board = leaderboard.read(args.out / name)
+        sections.append(f"**{name}** ({board.attrs['fits']} fits per family, {board.attrs['budget_minutes']:g} min of training each):"
+                        f"\n\n{leaderboard.markdown(board)}")
         print(sections[-1] + "\n", flush=True)
     if args.readme and sections:
         readme = ROOT / "README.md"

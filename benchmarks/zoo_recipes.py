@@ -15,7 +15,7 @@ set as the family's ``recipe`` in ``dsr/zoo/`` by hand from this table.
 
 With ``--doc`` the table replaces the section of docs/zoo-recipes.md between ``<!-- zoo-recipes:begin -->``
 and ``<!-- zoo-recipes:end -->``. Finished run stores of the same configuration in ``--out`` are reused.
-Usage: nice -n 19 python benchmarks/zoo_recipes.py [--families rnn,lstm,...] [--jobs 2] [--out runs/zoo-recipes] [--doc]
+Usage: nice -n 19 python benchmarks/zoo_recipes.py [--families rnn,lstm,...] [--jobs 2] [--out runs/zoo-recipes] [--doc] [--tables-only]
 """
 
 from __future__ import annotations
@@ -81,22 +81,29 @@ def _fit(job: tuple) -> dict:
     return done
 
 
-def choose(scores: dict[str, dict]) -> str:
-    """The configuration with the lowest D_stsp; among those within 5 % of it, the lowest D_H."""
+def choose(scores: dict[str, dict | None]) -> str | None:
+    """The configuration with the lowest D_stsp; among those within 5 % of it, the lowest D_H. None unless all finished."""
+    if any(s is None for s in scores.values()):
+        return None
     lowest = min(s["d_stsp"] for s in scores.values())
     near = [c for c, s in scores.items() if s["d_stsp"] <= 1.05 * lowest]
     return min(near, key=lambda c: scores[c]["d_h"])
 
 
-def table(results: dict[str, dict[str, dict]]) -> str:
+def table(results: dict[str, dict[str, dict | None]]) -> str:
+    """One row per family and configuration (None: not finished); the chosen one marked where the family's search is complete."""
     lines = ["| family | configuration | iterations | D_stsp | D_H | PE(20) | parameters | training min | chosen |",
              "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for family, scores in results.items():
         chosen = choose(scores)
         iterations = EPOCHS[family] * ZOO_TRAINING["batches_per_epoch"]
         for config, s in scores.items():
+            if s is None:
+                lines.append(f"| {family} | {config} | {iterations} | not finished | | | | | |")
+                continue
+            mark = "**yes**" if config == chosen else ("(search incomplete)" if chosen is None else "")
             lines.append(f"| {family} | {config} | {iterations} | {s['d_stsp']:.3g} | {s['d_h']:.3g} | {s['pe']:.3g} | {s['parameters']} "
-                         f"| {s['minutes']:.1f} | {'**yes**' if config == chosen else ''} |")
+                         f"| {s['minutes']:.1f} | {mark} |")
     return "\n".join(lines)
 
 
@@ -107,6 +114,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "zoo-recipes")
     parser.add_argument("--reference", type=Path, default=REFERENCE)
     parser.add_argument("--doc", action="store_true", help="write the table into docs/zoo-recipes.md")
+    parser.add_argument("--tables-only", action="store_true", help="no fits: the table of the fits already finished in --out")
     args = parser.parse_args()
     families = [f for f in args.families.split(",") if f]
     unknown = [f for f in families if f not in FAMILIES]
@@ -117,8 +125,11 @@ def main() -> None:
     jobs = {(f, c): (str(train), str(test), fit_options(f, o), str(args.out), f"{f}-{i}") for f in families for i, (c, o) in enumerate(CONFIGS.items())}
     # The fast families first: their scores come in early.
     order = sorted(jobs, key=lambda key: -EPOCHS[key[0]])
-    with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn")) as pool:
-        done = dict(zip(order, pool.map(_fit, [jobs[k] for k in order])))
+    if args.tables_only:
+        done = {key: _finished(Path(job[3]) / f"{job[4]}.zarr", job[2]) for key, job in jobs.items()}
+    else:
+        with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn")) as pool:
+            done = dict(zip(order, pool.map(_fit, [jobs[k] for k in order])))
     results = {f: {c: done[(f, c)] for c in CONFIGS} for f in families}
     text = table(results)
     print(text)
